@@ -1,0 +1,431 @@
+"""Walks between two codes (or two images) and a score for how evenly a walk changes.
+
+Every path function returns a float32 array whose first axis is the step, of length `steps`,
+with ``result[0]`` and ``result[-1]`` equal to the two inputs (cast to float32) bit for bit.
+Encoding and decoding stay in the chapter: these functions only see arrays.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import scipy.sparse
+from scipy.sparse.csgraph import connected_components, dijkstra
+from sklearn.decomposition import PCA
+from sklearn.neighbors import NearestNeighbors
+
+__all__ = [
+    "crossfade",
+    "linear",
+    "slerp",
+    "Whitener",
+    "whitened_slerp",
+    "NeighbourGraph",
+    "graph_path",
+    "density_path",
+    "step_sizes",
+    "smoothness",
+]
+
+
+# ---------------------------------------------------------------------------- validation
+
+
+def _check_steps(steps: object) -> int:
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 2:
+        raise ValueError(
+            f"steps: expected an int >= 2 (the number of frames, both ends included), "
+            f"got {steps!r}; pass e.g. steps=10"
+        )
+    return int(steps)
+
+
+def _finite_array(x: object, name: str, hint: str) -> np.ndarray:
+    try:
+        arr = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{name}: expected an array of numbers, got {type(x).__name__}; {hint}") from err
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(
+            f"{name}: expected finite numbers, got {int(np.sum(~np.isfinite(arr)))} NaN/inf "
+            f"value(s); {hint}"
+        )
+    return arr
+
+
+def _check_code(x: object, name: str, size: int | None = None) -> np.ndarray:
+    """One code as a 1-D float64 vector (float64 so that the maths loses nothing)."""
+    hint = "pass one code vector, e.g. codes[0], not a batch"
+    if np.ndim(x) != 1 or np.size(x) == 0:
+        raise ValueError(
+            f"{name}: expected a 1-D code vector (code_size,) of finite numbers, "
+            f"got shape {np.shape(x)}; {hint}"
+        )
+    arr = _finite_array(x, name, "check the encoder's output for NaNs")
+    if size is not None and arr.shape[0] != size:
+        raise ValueError(
+            f"{name}: expected a code of size {size} (the size of the other code / fitted codes), "
+            f"got size {arr.shape[0]}; encode both images with the same encoder"
+        )
+    return arr
+
+
+def _check_codes(
+    codes: object, name: str = "codes", size: int | None = None, size_is: str = "the size of the codes to interpolate"
+) -> np.ndarray:
+    if np.ndim(codes) != 2 or np.size(codes) == 0:
+        raise ValueError(
+            f"{name}: expected a 2-D array (n, code_size) of finite numbers, "
+            f"got shape {np.shape(codes)}; pass the encoder's output for a batch of images"
+        )
+    arr = _finite_array(codes, name, "check the encoder's output for NaNs")
+    if size is not None and arr.shape[1] != size:
+        raise ValueError(
+            f"{name}: expected {size} columns ({size_is}), "
+            f"got {arr.shape[1]}; encode everything with the same encoder"
+        )
+    return arr
+
+
+def _pin_ends(path: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Cast to float32 and put the exact endpoints back (arithmetic may be off by an ulp)."""
+    out = np.asarray(path, dtype=np.float32)
+    out[0] = a.astype(np.float32)
+    out[-1] = b.astype(np.float32)
+    return out
+
+
+def _lerp(a: np.ndarray, b: np.ndarray, steps: int) -> np.ndarray:
+    t = np.linspace(0.0, 1.0, steps).reshape((steps,) + (1,) * a.ndim)
+    return (1.0 - t) * a + t * b
+
+
+# ---------------------------------------------------------------------------- simple paths
+
+
+def crossfade(image_a: np.ndarray, image_b: np.ndarray, steps: int = 10) -> np.ndarray:
+    """Pixel-space cross-fade: the baseline that any walk in code space must beat.
+
+    Returns float32 of shape (steps, *image_a.shape).
+    """
+    steps = _check_steps(steps)
+    hint = "pass two images of the same shape, e.g. x[0] and x[1]"
+    a = _finite_array(image_a, "image_a", hint)
+    b = _finite_array(image_b, "image_b", hint)
+    if a.shape != b.shape:
+        raise ValueError(f"image_b: expected the shape of image_a {a.shape}, got {b.shape}; {hint}")
+    return _pin_ends(_lerp(a, b, steps), a, b)
+
+
+def linear(code_a: np.ndarray, code_b: np.ndarray, steps: int = 10) -> np.ndarray:
+    """Straight line in code space; float32 (steps, code_size)."""
+    steps = _check_steps(steps)
+    a = _check_code(code_a, "code_a")
+    b = _check_code(code_b, "code_b", a.shape[0])
+    return _pin_ends(_lerp(a, b, steps), a, b)
+
+
+def _slerp64(a: np.ndarray, b: np.ndarray, steps: int) -> np.ndarray:
+    na, nb = np.linalg.norm(a), np.linalg.norm(b)
+    if na == 0.0 or nb == 0.0:
+        return _lerp(a, b, steps)  # a zero code has no direction to rotate
+    ua, ub = a / na, b / nb
+    omega = np.arccos(np.clip(ua @ ub, -1.0, 1.0))
+    # Parallel: the arc is the line. Antiparallel: no unique great circle; linear is the
+    # honest answer (it passes through the origin), rather than an arbitrary plane.
+    if np.sin(omega) < 1e-6:
+        return _lerp(a, b, steps)
+    t = np.linspace(0.0, 1.0, steps)[:, None]
+    direction = (np.sin((1.0 - t) * omega) * ua + np.sin(t * omega) * ub) / np.sin(omega)
+    return ((1.0 - t) * na + t * nb) * direction
+
+
+def slerp(code_a: np.ndarray, code_b: np.ndarray, steps: int = 10) -> np.ndarray:
+    """Spherical walk: the angle moves evenly along the great circle, the norm linearly.
+
+    Falls back to `linear` for (anti)parallel codes or a zero code. float32 (steps, code_size).
+    """
+    steps = _check_steps(steps)
+    a = _check_code(code_a, "code_a")
+    b = _check_code(code_b, "code_b", a.shape[0])
+    return _pin_ends(_slerp64(a, b, steps), a, b)
+
+
+# ---------------------------------------------------------------------------- whitened slerp
+
+
+class Whitener:
+    """Maps codes to a space with zero mean and identity covariance (PCA whitening), and back.
+
+    Directions in which the fitted codes have (almost) no variance, below `rtol` times the
+    largest, are dropped (e.g. dead code units); transform then projects them out, so the
+    round trip is exact only for codes in the span of the data (all codes when none is dropped).
+    """
+
+    def __init__(self, rtol: float = 1e-6) -> None:
+        self.rtol = rtol
+
+    def fit(self, codes: np.ndarray) -> "Whitener":
+        """Estimate the codes' mean and covariance; returns self."""
+        if not (isinstance(self.rtol, (int, float)) and 0.0 <= self.rtol < 1.0):
+            raise ValueError(f"rtol: expected a number in [0, 1), got {self.rtol!r}; use e.g. 1e-6")
+        x = _check_codes(codes)
+        if x.shape[0] < 2:
+            raise ValueError(
+                f"codes: expected at least 2 codes to estimate a covariance, got {x.shape[0]}; "
+                "fit on the encoded training set"
+            )
+        if np.ptp(x, axis=0).max() == 0.0:
+            raise ValueError("codes: expected codes that vary, got identical codes; fit on many different codes")
+        pca = PCA(whiten=True, svd_solver="full").fit(x)
+        keep = int(np.sum(pca.explained_variance_ > self.rtol * pca.explained_variance_[0]))
+        if keep < pca.n_components_:
+            pca = PCA(n_components=keep, whiten=True, svd_solver="full").fit(x)
+        self.pca_ = pca
+        self.mean_ = pca.mean_
+        self.n_features_in_ = x.shape[1]
+        self.n_components_ = keep
+        return self
+
+    def _check_fitted(self, x: object, name: str) -> np.ndarray:
+        if not hasattr(self, "pca_"):
+            raise ValueError("Whitener: not fitted yet; call fit(codes) first")
+        if name == "codes":
+            return _check_codes(x, name, self.n_features_in_, "the code_size seen in fit")
+        return _check_codes(x, name, self.n_components_, "n_components_ of the fitted Whitener")
+
+    def transform(self, codes: np.ndarray) -> np.ndarray:
+        """Codes (n, code_size) -> whitened coordinates (n, n_components_), float64."""
+        x = self._check_fitted(codes, "codes")
+        return self.pca_.transform(x)
+
+    def inverse_transform(self, whitened: np.ndarray) -> np.ndarray:
+        """Whitened coordinates (n, n_components_) -> codes (n, code_size), float64."""
+        z = self._check_fitted(whitened, "whitened")
+        return self.pca_.inverse_transform(z)
+
+
+def whitened_slerp(code_a: np.ndarray, code_b: np.ndarray, steps: int = 10, *, whitener: Whitener) -> np.ndarray:
+    """`slerp` around the codes' own mean, in the space where their covariance is the identity.
+
+    `whitener` is a `Whitener` fitted on training codes. float32 (steps, code_size).
+    """
+    steps = _check_steps(steps)
+    if not isinstance(whitener, Whitener) or not hasattr(whitener, "pca_"):
+        got = "an unfitted Whitener" if isinstance(whitener, Whitener) else type(whitener).__name__
+        raise ValueError(f"whitener: expected a fitted Whitener, got {got}; pass whitener=Whitener().fit(train_codes)")
+    a = _check_code(code_a, "code_a", whitener.n_features_in_)
+    b = _check_code(code_b, "code_b", whitener.n_features_in_)
+    za, zb = whitener.pca_.transform(np.stack([a, b]))
+    path = whitener.pca_.inverse_transform(_slerp64(za, zb, steps))
+    return _pin_ends(path, a, b)
+
+
+# ---------------------------------------------------------------------------- graph path
+
+
+class NeighbourGraph:
+    """k-nearest-neighbour graph over training codes, for shortest paths that only visit codes.
+
+    Edges join each code to its `n_neighbors` nearest codes (either direction), weighted by
+    Euclidean distance. Fit once (the expensive part), then call `path` for many pairs.
+    """
+
+    def __init__(self, n_neighbors: int = 10, n_jobs: int | None = None) -> None:
+        self.n_neighbors = n_neighbors
+        self.n_jobs = n_jobs
+
+    def fit(self, codes: np.ndarray) -> "NeighbourGraph":
+        """Build the symmetrised, distance-weighted kNN graph over `codes`; returns self."""
+        k = self.n_neighbors
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise ValueError(f"n_neighbors: expected an int >= 1, got {k!r}; use e.g. n_neighbors=10")
+        x = _check_codes(codes).astype(np.float32)
+        if x.shape[0] <= k:
+            raise ValueError(
+                f"codes: expected more than n_neighbors={k} codes, got {x.shape[0]}; "
+                "pass more codes or a smaller n_neighbors"
+            )
+        self.codes_ = x
+        self.nn_ = NearestNeighbors(n_neighbors=k, n_jobs=self.n_jobs).fit(x)
+        graph = self.nn_.kneighbors_graph(mode="distance").tocsr()
+        # Duplicate codes are at distance 0, and sparse arithmetic drops zeros, which would
+        # delete those edges; a tiny positive weight keeps them without changing any path length.
+        graph.data = np.maximum(graph.data, np.finfo(np.float64).tiny)
+        graph = graph.maximum(graph.T).tocsr().astype(np.float64)
+        graph.sort_indices()
+        self.graph_ = graph
+        return self
+
+    def path_indices(self, code_a: np.ndarray, code_b: np.ndarray) -> np.ndarray:
+        """Row indices into the fitted codes of the shortest path's nodes, from a's side to b's.
+
+        a and b are joined to their `n_neighbors` nearest codes; never to each other, so the
+        path always visits at least one code.
+        """
+        if not hasattr(self, "graph_"):
+            raise ValueError("NeighbourGraph: not fitted yet; call fit(codes) first")
+        size = self.codes_.shape[1]
+        a = _check_code(code_a, "code_a", size)
+        b = _check_code(code_b, "code_b", size)
+        dist_ab, idx_ab = self.nn_.kneighbors(np.stack([a, b]).astype(np.float32))
+        dist_ab = np.maximum(dist_ab, np.finfo(np.float64).tiny)
+        n, g = self.codes_.shape[0], self.graph_
+        # Directed trick: only a gets a new node (one appended row, no column inserts); the
+        # last hop into b is added below, so one Dijkstra run per pair is enough.
+        k = idx_ab.shape[1]
+        augmented = scipy.sparse.csr_matrix(
+            (
+                np.concatenate([g.data, dist_ab[0]]),
+                np.concatenate([g.indices, idx_ab[0].astype(g.indices.dtype)]),
+                np.append(g.indptr, g.indptr[-1] + k).astype(g.indptr.dtype),
+            ),
+            shape=(n + 1, n + 1),
+        )
+        dist, pred = dijkstra(augmented, directed=True, indices=n, return_predecessors=True)
+        total = dist[idx_ab[1]] + dist_ab[1]
+        best = int(np.argmin(total))
+        if not np.isfinite(total[best]):
+            n_parts = connected_components(self.graph_, directed=False)[0]
+            raise ValueError(
+                f"code_b: not reachable from code_a in the {self.n_neighbors}-nearest-neighbour "
+                f"graph (the codes fall into {n_parts} disconnected groups); "
+                "use a larger n_neighbors, e.g. NeighbourGraph(n_neighbors=2 * n_neighbors)"
+            )
+        node, nodes = int(idx_ab[1][best]), []
+        while node != n:
+            nodes.append(node)
+            node = int(pred[node])
+        return np.array(nodes[::-1], dtype=np.intp)
+
+    def path(self, code_a: np.ndarray, code_b: np.ndarray, steps: int = 10) -> np.ndarray:
+        """`steps` codes along the shortest graph path: a, codes picked evenly by arc length, b.
+
+        Each inner step is the path node whose arc-length position is nearest to an even
+        split; if the path has fewer nodes than inner steps, nodes repeat (no new points are
+        made). float32 (steps, code_size).
+        """
+        steps = _check_steps(steps)
+        nodes = self.path_indices(code_a, code_b)
+        a = _check_code(code_a, "code_a")
+        b = _check_code(code_b, "code_b")
+        points = np.vstack([a, self.codes_[nodes].astype(np.float64), b])
+        arc = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(points, axis=0), axis=1))])
+        targets = np.linspace(0.0, arc[-1], steps)[1:-1]
+        inner_arc = arc[1:-1]
+        pick = np.abs(targets[:, None] - inner_arc[None, :]).argmin(axis=1)
+        out = np.empty((steps, points.shape[1]), dtype=np.float32)
+        out[1:-1] = self.codes_[nodes[pick]]
+        return _pin_ends(out, a, b)
+
+
+def graph_path(
+    code_a: np.ndarray, code_b: np.ndarray, codes: np.ndarray, steps: int = 10, *, n_neighbors: int = 10
+) -> np.ndarray:
+    """One-off `NeighbourGraph(n_neighbors).fit(codes).path(code_a, code_b, steps)`.
+
+    Building the graph dominates; for many pairs fit a `NeighbourGraph` once and reuse it.
+    """
+    steps = _check_steps(steps)
+    size = _check_code(code_a, "code_a").shape[0]
+    _check_code(code_b, "code_b", size)
+    _check_codes(codes, "codes", size)
+    return NeighbourGraph(n_neighbors=n_neighbors).fit(codes).path(code_a, code_b, steps)
+
+
+# ---------------------------------------------------------------------------- density path
+
+
+def _even_by_arc_length(path: np.ndarray) -> np.ndarray:
+    """Resample a polyline at evenly spaced arc lengths (same number of points, same ends)."""
+    arc = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(path, axis=0), axis=1))])
+    targets = np.linspace(0.0, arc[-1], len(path))
+    seg = np.clip(np.searchsorted(arc, targets, side="right") - 1, 0, len(path) - 2)
+    length = arc[seg + 1] - arc[seg]
+    frac = np.divide(targets - arc[seg], length, out=np.zeros_like(targets), where=length > 0)
+    return path[seg] + frac[:, None] * (path[seg + 1] - path[seg])
+
+
+def density_path(
+    code_a: np.ndarray,
+    code_b: np.ndarray,
+    steps: int = 10,
+    *,
+    log_prob: Callable[[np.ndarray], np.ndarray],
+    iterations: int = 100,
+    step_size: float = 0.1,
+) -> np.ndarray:
+    """Bend the straight line toward higher `log_prob`, keeping the steps evenly spaced.
+
+    A simple string method: each iteration moves every inner point a shrinking distance
+    (`step_size` times the straight-line step, decaying to 0) along the part of the
+    finite-difference gradient of `log_prob` across the path, then re-spaces the points evenly
+    by arc length. `log_prob` maps (n, code_size) float64 to (n,) log-densities, e.g. a fitted
+    GaussianMixture's `score_samples`. Inner points are new codes, not data. float32.
+    """
+    steps = _check_steps(steps)
+    a = _check_code(code_a, "code_a")
+    b = _check_code(code_b, "code_b", a.shape[0])
+    if not callable(log_prob):
+        raise ValueError(
+            f"log_prob: expected a callable (n, code_size) -> (n,), got {type(log_prob).__name__}; "
+            "pass e.g. log_prob=mixture.score_samples"
+        )
+    if isinstance(iterations, bool) or not isinstance(iterations, (int, np.integer)) or iterations < 0:
+        raise ValueError(f"iterations: expected an int >= 0, got {iterations!r}; use e.g. iterations=100")
+    if not (isinstance(step_size, (int, float)) and step_size > 0):
+        raise ValueError(f"step_size: expected a number > 0, got {step_size!r}; use e.g. step_size=0.1")
+    path = _lerp(a, b, steps)
+    stride = np.linalg.norm(b - a) / (steps - 1)
+    if stride == 0.0 or steps == 2:
+        return _pin_ends(path, a, b)
+    d = a.shape[0]
+    h = 1e-3 * stride  # finite-difference step, relative to the path's own scale
+    offsets = np.concatenate([np.eye(d), -np.eye(d)]) * h
+    for it in range(iterations):
+        inner = path[1:-1]
+        # Central differences in one batched call: densities are cheap per point, costly per call.
+        probes = (inner[:, None, :] + offsets[None, :, :]).reshape(-1, d)
+        lp = np.asarray(log_prob(probes), dtype=np.float64)
+        if lp.shape != (probes.shape[0],) or not np.all(np.isfinite(lp)):
+            raise ValueError(
+                f"log_prob: expected finite log-densities of shape ({probes.shape[0]},) for "
+                f"{probes.shape[0]} codes, got shape {lp.shape} with "
+                f"{int(np.sum(~np.isfinite(lp))) if lp.size else 0} non-finite; pass e.g. mixture.score_samples"
+            )
+        lp = lp.reshape(len(inner), 2, d)
+        grad = (lp[:, 0] - lp[:, 1]) / (2.0 * h)
+        # Only the part across the path: sliding along it is undone by the re-spacing anyway.
+        tangent = path[2:] - path[:-2]
+        tangent /= np.maximum(np.linalg.norm(tangent, axis=1, keepdims=True), np.finfo(float).tiny)
+        grad -= np.sum(grad * tangent, axis=1, keepdims=True) * tangent
+        norm = np.linalg.norm(grad, axis=1, keepdims=True)
+        # Normalised steps make the scheme indifferent to the density's scale; the decay
+        # lets points settle instead of hopping around a ridge.
+        move = np.divide(grad, norm, out=np.zeros_like(grad), where=norm > 0)
+        path[1:-1] += step_size * stride * (1.0 - it / iterations) * move
+        path = _even_by_arc_length(path)
+    return _pin_ends(path, a, b)
+
+
+# ---------------------------------------------------------------------------- scores
+
+
+def step_sizes(frames: np.ndarray) -> np.ndarray:
+    """L2 distance between consecutive frames (flattened), float64 of shape (steps - 1,)."""
+    if np.ndim(frames) < 2 or np.shape(frames)[0] < 2:
+        raise ValueError(
+            f"frames: expected an array (steps, ...) with steps >= 2, got shape {np.shape(frames)}; "
+            "pass the decoded images of a path, e.g. shape (10, 28, 28, 1)"
+        )
+    x = _finite_array(frames, "frames", "check the decoder's output").reshape(np.shape(frames)[0], -1)
+    return np.linalg.norm(np.diff(x, axis=0), axis=1)
+
+
+def smoothness(frames: np.ndarray) -> float:
+    """Largest step over mean step: 1.0 means every step changes the images equally, 3.0 means
+    one step carries three times its share (a jump). Frames that never change score 1.0."""
+    sizes = step_sizes(frames)
+    mean = sizes.mean()
+    return 1.0 if mean == 0.0 else float(sizes.max() / mean)

@@ -1,0 +1,292 @@
+"""The one training entry point: deterministic, cached on disk, and equally quiet either way.
+
+``train`` trains a model once and keeps its weights and history under ``GENLAB_CACHE``; the next
+call with the same arguments loads them and prints the very same epoch lines.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+import uuid
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import genlab
+from genlab.data import Dataset, load_dataset
+from genlab.models import MODELS
+
+import keras  # noqa: E402  (after genlab, which quiets TensorFlow before it loads)
+import tensorflow as tf  # noqa: E402
+
+__all__ = ["TrainedModel", "train", "autoencoders", "cache_dir", "set_determinism", "compare",
+           "AUTOENCODERS"]
+
+# The book's two autoencoders as the training chapter trains them; later chapters load these.
+AUTOENCODERS = {
+    "fully connected": dict(kind="dense", epochs=15, code_size=32),
+    "convolutional": dict(kind="conv", epochs=5, code_size=32),
+}
+
+
+@dataclass(eq=False)
+class TrainedModel:
+    """A trained model with its training history, and where it is cached."""
+
+    kind: str
+    dataset: str
+    model: keras.Model
+    history: dict[str, list[float]]
+    seconds: float
+    """Wall time of the training run that produced these weights (not of loading them)."""
+    path: Path
+    from_cache: bool
+
+    @property
+    def encoder(self) -> keras.Model:
+        return self._part("encoder")
+
+    @property
+    def decoder(self) -> keras.Model:
+        return self._part("decoder")
+
+    @property
+    def code_size(self) -> int:
+        return int(self.encoder.output.shape[-1])
+
+    def encode(self, images: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+        """Codes (n, code_size) of images shaped like the training images."""
+        expected = tuple(self.model.input.shape[1:])
+        images = np.asarray(images, dtype=np.float32)
+        if images.ndim != 4 or images.shape[1:] != expected:
+            raise ValueError(
+                f"images: expected a batch of shape (n, {', '.join(map(str, expected))}), got "
+                f"{images.shape}; add the batch axis (images[None]) or the channel axis "
+                "(images[..., None]) as needed."
+            )
+        return self.encoder.predict(images, batch_size=batch_size, verbose=0)
+
+    def decode(self, codes: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+        """Images decoded from codes of shape (n, code_size)."""
+        codes = np.asarray(codes, dtype=np.float32)
+        if codes.ndim != 2 or codes.shape[1] != self.code_size:
+            raise ValueError(
+                f"codes: expected shape (n, {self.code_size}) for this {self.kind} model, got "
+                f"{codes.shape}; sample codes of size {self.code_size} (a single code needs "
+                "code[None])."
+            )
+        if not np.isfinite(codes).all():
+            raise ValueError("codes: expected finite numbers, got NaN or inf; check the sampler.")
+        return self.decoder.predict(codes, batch_size=batch_size, verbose=0)
+
+    def reconstruct(self, images: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+        """Images passed through encoder and decoder."""
+        return self.decode(self.encode(images, batch_size), batch_size)
+
+    def reconstruction_errors(self, images: np.ndarray) -> np.ndarray:
+        """Mean squared pixel error of each image's reconstruction, shape (n,)."""
+        images = np.asarray(images, dtype=np.float32)
+        return ((self.reconstruct(images) - images) ** 2).mean(axis=(1, 2, 3))
+
+    def _part(self, name: str) -> keras.Model:
+        if MODELS[self.kind].target != "images":
+            raise AttributeError(f"a {self.kind} model has no {name}: only autoencoders do.")
+        return self.model.get_layer(name)
+
+
+def cache_dir() -> Path:
+    """Where trained models are kept: ``GENLAB_CACHE``, else ``~/.cache/genlab``."""
+    value = os.environ.get("GENLAB_CACHE", "").strip()
+    if value:
+        return Path(value).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME", "~/.cache")).expanduser() / "genlab"
+
+
+def set_determinism(seed: int) -> None:
+    """Seed Python, NumPy and TensorFlow, and make TensorFlow's kernels deterministic."""
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+
+def train(
+    kind: str,
+    dataset: str | Dataset = "mnist",
+    *,
+    epochs: int,
+    batch_size: int = 128,
+    learning_rate: float = 1e-3,
+    seed: int = 0,
+    loss: str | None = None,
+    verbose: bool = True,
+    **options,
+) -> TrainedModel:
+    """Train a model of ``kind`` (see ``genlab.models.MODELS``) on a dataset, or load it from cache.
+
+    ``options`` go to the model's builder (``code_size=32`` for the autoencoders); ``loss``
+    replaces the kind's usual loss.
+    """
+    if kind not in MODELS:
+        raise ValueError(f"kind: expected one of {sorted(MODELS)}, got {kind!r}.")
+    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name}: expected a positive int, got {value!r}.")
+    data = load_dataset(dataset) if isinstance(dataset, str) else dataset
+    spec = MODELS[kind]
+    if spec.target == "labels":
+        options.setdefault("num_classes", data.num_classes)
+
+    set_determinism(seed)
+    model = spec.build(data.image_shape, **options)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss or spec.loss,
+                  metrics=list(spec.metrics))
+    key = _cache_key(kind, model, data, options,
+                     dict(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+                          seed=seed))
+    label = f"{kind}/{data.name}"
+    entry = cache_dir() / f"{kind}-{data.name}-{key[:16]}"
+
+    meta = _load_entry(entry, key, model)
+    if meta is not None:
+        if verbose:
+            for epoch in range(epochs):
+                print(_epoch_line(label, epoch, epochs, meta["history"]), flush=True)
+        return TrainedModel(kind, data.name, model, meta["history"], meta["seconds"], entry, True)
+
+    target = (lambda split: split[0]) if spec.target == "images" else (lambda split: split[1])
+    start = time.perf_counter()
+    fit = model.fit(
+        data.x_train, target((data.x_train, data.y_train)),
+        validation_data=(data.x_val, target((data.x_val, data.y_val))),
+        epochs=epochs, batch_size=batch_size, shuffle=True, verbose=0,
+        callbacks=[_EpochLines(label, epochs)] if verbose else [],
+    )
+    seconds = time.perf_counter() - start
+    history = {name: [float(v) for v in values] for name, values in fit.history.items()}
+    _save_entry(entry, model, {"key": key, "history": history, "seconds": seconds,
+                               "kind": kind, "dataset": data.name, "epochs": epochs,
+                               "genlab": genlab.__version__})
+    return TrainedModel(kind, data.name, model, history, seconds, entry, False)
+
+
+def autoencoders(dataset: str | Dataset = "mnist", *, verbose: bool = False) -> dict[str, TrainedModel]:
+    """The book's fully connected and convolutional autoencoders for a dataset (cached).
+
+    Quiet by default: one line per model, the same whether it was trained or loaded.
+    """
+    data = load_dataset(dataset) if isinstance(dataset, str) else dataset
+    models = {}
+    for name, settings in AUTOENCODERS.items():
+        settings = dict(settings)
+        models[name] = trained = train(settings.pop("kind"), data, verbose=verbose, **settings)
+        if not verbose:
+            print(f"{name} autoencoder on {data.name}: code size {trained.code_size}, "
+                  f"{len(trained.history['loss'])} epochs, validation MSE "
+                  f"{trained.history['val_mse'][-1]:.4f}")
+    return models
+
+
+def compare(models: dict[str, TrainedModel], test_images: np.ndarray) -> pd.DataFrame:
+    """Size, training length and test-set reconstruction error of autoencoders, side by side."""
+    rows = {}
+    for name, trained in models.items():
+        rows[name] = {
+            "encoder parameters": trained.encoder.count_params(),
+            "decoder parameters": trained.decoder.count_params(),
+            "epochs": len(trained.history["loss"]),
+            "validation MSE": trained.history["val_mse"][-1],
+            "test MSE": float(trained.reconstruction_errors(test_images).mean()),
+        }
+    return pd.DataFrame(rows).T.astype({"encoder parameters": int, "decoder parameters": int,
+                                        "epochs": int})
+
+
+def _cache_key(kind: str, model: keras.Model, data: Dataset, options: dict, fit: dict) -> str:
+    """A digest of everything that changes the trained weights."""
+    architecture = [
+        (layer.__class__.__name__,
+         {k: v for k, v in layer.get_config().items() if k != "name"})
+        for layer in model._flatten_layers(include_self=False, recursive=True)
+    ]
+    described = {
+        "kind": kind, "options": options, "fit": fit, "data": data.fingerprint,
+        "architecture": architecture, "loss": str(model.loss),
+        "genlab": genlab.__version__, "keras": keras.__version__,
+    }
+    text = json.dumps(described, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _load_entry(entry: Path, key: str, model: keras.Model) -> dict | None:
+    """The stored metadata after loading the weights into ``model``; None on a miss."""
+    meta_path, weights = entry / "meta.json", entry / "weights.npz"
+    if not meta_path.exists():
+        return None
+    try:
+        meta = json.loads(meta_path.read_text())
+        if meta.get("key") != key:
+            raise _Unusable("stale (it was made for other settings or another genlab)")
+        if not weights.exists() or _sha256(weights) != meta.get("model_sha256"):
+            raise _Unusable("corrupt (its weights file is missing or altered)")
+        with np.load(weights) as stored:
+            model.set_weights([stored[f"w{i}"] for i in range(len(stored.files))])
+        return meta
+    except Exception as error:  # noqa: BLE001 - whatever broke, the entry is not to be trusted
+        reason = str(error) if isinstance(error, _Unusable) else f"unreadable ({error})"
+        aside = entry.with_name(entry.name + ".bad")
+        shutil.rmtree(aside, ignore_errors=True)
+        entry.rename(aside)
+        warnings.warn(
+            f"genlab cache: the entry {entry.name} is {reason}; it was moved to {aside.name} "
+            "and the model is trained again.", stacklevel=3,
+        )
+        return None
+
+
+def _save_entry(entry: Path, model: keras.Model, meta: dict) -> None:
+    """Write weights, then metadata, each by an atomic rename; metadata last marks it complete."""
+    entry.mkdir(parents=True, exist_ok=True)
+    token = uuid.uuid4().hex
+    # The model's weights alone, no optimizer state: the architecture comes from genlab's code, so
+    # weights of another architecture fail to load instead of loading wrongly.
+    weights_tmp = entry / f".tmp-{token}.npz"
+    with open(weights_tmp, "wb") as f:
+        np.savez(f, **{f"w{i}": w for i, w in enumerate(model.get_weights())})
+    meta["model_sha256"] = _sha256(weights_tmp)
+    os.replace(weights_tmp, entry / "weights.npz")
+    meta_tmp = entry / f".tmp-{token}.json"
+    meta_tmp.write_text(json.dumps(meta, indent=1))
+    os.replace(meta_tmp, entry / "meta.json")
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+class _Unusable(Exception):
+    pass
+
+
+def _epoch_line(label: str, epoch: int, epochs: int, history: dict[str, list[float]]) -> str:
+    values = "  ".join(f"{name} {values[epoch]:.4f}" for name, values in history.items())
+    return f"{label} epoch {epoch + 1:>{len(str(epochs))}}/{epochs}  {values}"
+
+
+class _EpochLines(keras.callbacks.Callback):
+    """One compact line per epoch, the same line a cached run replays from the history."""
+
+    def __init__(self, label: str, epochs: int):
+        super().__init__()
+        self.label, self.epochs = label, epochs
+        self.history: dict[str, list[float]] = {}
+
+    def on_epoch_end(self, epoch, logs=None):
+        for name, value in (logs or {}).items():
+            self.history.setdefault(name, []).append(float(value))
+        print(_epoch_line(self.label, epoch, self.epochs, self.history), flush=True)

@@ -1,0 +1,64 @@
+"""The book as a whole: its table of contents, chapter conventions, and the HTML build."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
+TOC = yaml.safe_load((ROOT / "_toc.yml").read_text())
+CHAPTERS = [entry["file"] for entry in TOC["chapters"]]
+NOTEBOOKS = sorted(p.relative_to(ROOT).with_suffix("").as_posix()
+                   for p in (ROOT / "book").glob("*.ipynb"))
+
+
+def cells(chapter: str) -> list[dict]:
+    return json.loads((ROOT / f"{chapter}.ipynb").read_text())["cells"]
+
+
+def source(cell: dict) -> str:
+    return "".join(cell["source"])
+
+
+def test_every_notebook_is_a_chapter_and_every_chapter_exists():
+    assert sorted(CHAPTERS) == NOTEBOOKS
+    assert (ROOT / f"{TOC['root']}.md").exists()
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_chapter_opens_with_a_title_then_the_colab_bootstrap(chapter):
+    first, second = cells(chapter)[:2]
+    assert first["cell_type"] == "markdown" and re.match(r"# \S", source(first))
+    url = CONFIG["repository"]["url"]
+    branch = CONFIG["repository"]["branch"]
+    assert second["cell_type"] == "code"
+    assert 'if "google.colab" in sys.modules:' in source(second)
+    installs = re.findall(r'pip install -q "git\+(\S+)@(\S+)#subdirectory=lib"', source(second))
+    assert installs == [(url, branch)], f"{chapter} installs genlab from {installs}, not {url}"
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_chapter_is_stored_executed_in_order_and_quiet(chapter):
+    code = [c for c in cells(chapter) if c["cell_type"] == "code" and source(c).strip()]
+    counts = [c["execution_count"] for c in code]
+    assert None not in counts and counts == sorted(counts), "re-execute the chapter in order"
+    for cell in code:
+        for out in cell["outputs"]:
+            assert out.get("name") != "stderr", f"stderr stored in {chapter}: {out['text']!r}"
+            assert out["output_type"] != "error"
+
+
+def test_html_build_has_every_chapter_with_a_colab_button(book_html):
+    """The README's build, warnings as errors (the session's one build, see conftest.py)."""
+    html = book_html
+    repo = CONFIG["repository"]["url"].removeprefix("https://github.com/")
+    for chapter in CHAPTERS:
+        page = (html / f"{chapter}.html").read_text()
+        colab = (f"https://colab.research.google.com/github/{repo}/blob/"
+                 f"{CONFIG['repository']['branch']}/{chapter}.ipynb")
+        assert colab in page, f"no Colab button to {colab} on {chapter}.html"
+        assert re.search(r"<img [^>]*src=\"[./]*_images/", page), f"no figure on {chapter}.html"
+    assert "Why Generative Models?" in (html / "index.html").read_text()

@@ -1,0 +1,137 @@
+import hashlib
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import tiny_images, write_cifar_archive
+from genlab import data
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def test_mnist_from_folder_is_float_nhwc_in_unit_range(data_dir):
+    d = data.load_dataset("mnist", validation_size=50)
+    assert d.x_train.shape == (250, 28, 28, 1) and d.x_val.shape == (50, 28, 28, 1)
+    assert d.x_test.shape == (100, 28, 28, 1)
+    for x in (d.x_train, d.x_val, d.x_test):
+        assert x.dtype == np.float32 and x.min() >= 0.0 and x.max() == 1.0
+    assert d.y_train.dtype == np.int64 and set(d.y_test) == set(range(10))
+    assert d.num_classes == 10 and d.image_shape == (28, 28, 1)
+
+
+def test_validation_split_is_fixed_disjoint_and_complete(data_dir):
+    a = data.load_dataset("mnist", validation_size=50, seed=3)
+    b = data.load_dataset("mnist", validation_size=50, seed=3)
+    c = data.load_dataset("mnist", validation_size=50, seed=4)
+    np.testing.assert_array_equal(a.x_val, b.x_val)
+    assert a.fingerprint == b.fingerprint != c.fingerprint
+    assert not np.array_equal(a.y_val, c.y_val) or not np.array_equal(a.x_val, c.x_val)
+    # Together the two parts are exactly the original training set.
+    original = np.load(data_dir / "mnist.npz")["x_train"].astype(np.float32) / 255
+    together = np.concatenate([a.x_train, a.x_val])[..., 0]
+    assert sorted(map(bytes, together)) == sorted(map(bytes, original))
+
+
+def test_fashion_mnist_idx_files(data_dir):
+    d = data.load_dataset("fashion_mnist", validation_size=10)
+    assert d.x_train.shape == (290, 28, 28, 1) and d.x_test.shape == (100, 28, 28, 1)
+    expected = tiny_images(100, seed=2).astype(np.float32) / 255
+    np.testing.assert_array_equal(d.x_test[..., 0], expected)
+    assert d.class_names[9] == "Ankle boot"
+
+
+@pytest.mark.parametrize("form", ["archive", "folder"])
+def test_cifar10_python_batches(tmp_path, monkeypatch, form):
+    folder = tmp_path / "cifar-data"
+    folder.mkdir()
+    archive = folder / "cifar-10-python.tar.gz"
+    train_images = write_cifar_archive(archive, per_batch=12)
+    if form == "folder":
+        with tarfile.open(archive) as t:
+            t.extractall(folder, filter="data")
+        archive.unlink()
+    monkeypatch.setenv("GENLAB_DATA", str(folder))
+    d = data.load_dataset("cifar10", validation_size=6)
+    assert d.x_train.shape == (54, 32, 32, 3) and d.x_test.shape == (12, 32, 32, 3)
+    assert d.image_shape == (32, 32, 3) and d.class_names[0] == "airplane"
+    # Channels land last and pixel for pixel where the dataset puts them.
+    together = np.concatenate([d.x_train, d.x_val])
+    expected = train_images.astype(np.float32) / 255
+    assert sorted(map(bytes, together)) == sorted(map(bytes, expected))
+
+
+def test_unknown_dataset_names_the_choices(data_dir):
+    with pytest.raises(ValueError, match=r"name: expected one of .*'mnist'.*got 'mnsit'"):
+        data.load_dataset("mnsit")
+
+
+def test_missing_data_folder_says_what_to_do(tmp_path, monkeypatch):
+    monkeypatch.setenv("GENLAB_DATA", str(tmp_path / "nowhere"))
+    with pytest.raises(FileNotFoundError, match="GENLAB_DATA.*not a folder.*unset it"):
+        data.load_dataset("mnist")
+
+
+def test_missing_files_offline_says_what_to_do(tmp_path, monkeypatch):
+    monkeypatch.setenv("GENLAB_DATA", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="has no fashion_mnist.*'fashion-mnist'"):
+        data.load_dataset("fashion_mnist")
+
+
+def test_checksum_mismatch_is_reported(data_dir):
+    (data_dir / "SHA256SUMS").write_text("0" * 64 + "  mnist.npz\n")
+    with pytest.raises(ValueError, match="mnist.npz: checksum .* corrupt"):
+        data.load_dataset("mnist")
+    digest = hashlib.sha256((data_dir / "mnist.npz").read_bytes()).hexdigest()
+    (data_dir / "SHA256SUMS").write_text(f"{digest}  mnist.npz\n")
+    assert len(data.load_dataset("mnist", validation_size=50).x_test) == 100
+
+
+def test_wrong_image_shape_is_reported(data_dir):
+    np.savez(data_dir / "mnist.npz", x_train=np.zeros((10, 27, 27), np.uint8),
+             y_train=np.zeros(10, np.uint8), x_test=np.zeros((5, 27, 27), np.uint8),
+             y_test=np.zeros(5, np.uint8))
+    with pytest.raises(ValueError, match=r"mnist \(train split\): images of shape \(27, 27, 1\)"):
+        data.load_dataset("mnist")
+
+
+def test_bad_validation_size(data_dir):
+    with pytest.raises(ValueError, match="validation_size: expected an int between 1 and 299"):
+        data.load_dataset("mnist", validation_size=300)
+
+
+def test_keras_download_used_without_data_folder(monkeypatch):
+    import keras
+
+    monkeypatch.delenv("GENLAB_DATA", raising=False)
+    split = lambda n: (tiny_images(n), np.arange(n) % 10)  # noqa: E731
+    monkeypatch.setattr(keras.datasets.mnist, "load_data", lambda: (split(40), split(20)))
+    d = data.load_dataset("mnist", validation_size=10)
+    assert d.x_train.shape == (30, 28, 28, 1)
+
+    def offline():
+        raise OSError("no network")
+
+    monkeypatch.setattr(keras.datasets.mnist, "load_data", offline)
+    with pytest.raises(RuntimeError, match="could not download.*set GENLAB_DATA"):
+        data.load_dataset("mnist")
+
+
+def test_tables(data_dir):
+    d = data.load_dataset("mnist", validation_size=50)
+    counts = data.class_counts(d)
+    assert list(counts.columns) == ["train", "validation", "test"]
+    assert counts["train"].sum() == 250 and (counts["test"] == 10).all()
+    stats = data.pixel_statistics(d)
+    assert ((stats["share == 0"] >= 0) & (stats["share == 1"] <= 1)).all()
+    assert stats.loc["test", "mean"] == pytest.approx(d.x_test.mean())
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="the project's shared data folder is not beside it")
+def test_real_mnist_matches_its_readme(monkeypatch):
+    monkeypatch.setenv("GENLAB_DATA", str(SHARED))
+    d = data.load_dataset("mnist")
+    assert (len(d.x_train), len(d.x_val), len(d.x_test)) == (55000, 5000, 10000)
+    assert data.class_counts(d)["test"].tolist() == [980, 1135, 1032, 1010, 982, 892, 958,
+                                                      1028, 974, 1009]

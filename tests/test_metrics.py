@@ -1,0 +1,222 @@
+"""Tests for genlab.metrics on small synthetic data."""
+
+import genlab  # noqa: F401  (sets TensorFlow's environment before keras is imported)
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.linalg
+
+from genlab.metrics import (
+    SCORE_COLUMNS,
+    Evaluator,
+    class_balance,
+    copying_summary,
+    density_coverage,
+    frechet_distance,
+    frechet_distance_gaussians,
+    kernel_distance,
+    nearest_neighbour_distances,
+    precision_recall,
+)
+
+
+def _normal(n: int, d: int, seed: int, shift: float = 0.0) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal((n, d)) + shift
+
+
+# ----------------------------------------------------------------------------- Fréchet
+def test_frechet_gaussians_matches_closed_form_for_diagonal_covariances():
+    mu1, mu2 = np.array([0.0, 1.0, -2.0]), np.array([1.0, 1.0, 0.5])
+    s1, s2 = np.array([1.0, 4.0, 0.25]), np.array([2.0, 1.0, 0.25])
+    expected = np.sum((mu1 - mu2) ** 2) + np.sum(s1 + s2 - 2 * np.sqrt(s1 * s2))
+    got = frechet_distance_gaussians(mu1, np.diag(s1), mu2, np.diag(s2))
+    assert got == pytest.approx(expected, rel=1e-10)
+
+
+def test_frechet_gaussians_matches_sqrtm_formula_for_full_covariances():
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((6, 6)), rng.standard_normal((6, 6))
+    cov1, cov2 = a @ a.T + 0.1 * np.eye(6), b @ b.T + 0.1 * np.eye(6)
+    mu1, mu2 = rng.standard_normal(6), rng.standard_normal(6)
+    reference = (np.sum((mu1 - mu2) ** 2) + np.trace(cov1) + np.trace(cov2)
+                 - 2 * np.trace(scipy.linalg.sqrtm(cov1 @ cov2)).real)
+    assert frechet_distance_gaussians(mu1, cov1, mu2, cov2) == pytest.approx(reference, rel=1e-8)
+
+
+def test_frechet_distance_of_samples_approaches_closed_form():
+    rng = np.random.default_rng(1)
+    mu1, mu2 = np.array([0.0, 0.0, 0.0]), np.array([1.0, -0.5, 0.0])
+    s1, s2 = np.array([1.0, 2.0, 0.5]), np.array([0.5, 2.0, 2.0])
+    a = mu1 + np.sqrt(s1) * rng.standard_normal((40_000, 3))
+    b = mu2 + np.sqrt(s2) * rng.standard_normal((40_000, 3))
+    expected = np.sum((mu1 - mu2) ** 2) + np.sum(s1 + s2 - 2 * np.sqrt(s1 * s2))
+    assert frechet_distance(a, b) == pytest.approx(expected, abs=0.05)
+
+
+def test_frechet_distance_identical_sets_is_zero_and_rank_deficient_is_finite():
+    a = _normal(500, 16, seed=2) * 10
+    assert abs(frechet_distance(a, a)) <= 1e-6 * np.trace(np.cov(a, rowvar=False))
+    # fewer samples than dimensions: singular covariances must not give NaN or complex
+    small = frechet_distance(_normal(5, 20, seed=3), _normal(7, 20, seed=4))
+    assert isinstance(small, float) and np.isfinite(small) and small >= 0
+
+
+def test_shift_worsens_fid_kid_and_precision():
+    real, same, shifted = _normal(1000, 8, 5), _normal(1000, 8, 6), _normal(1000, 8, 7, shift=1.0)
+    assert frechet_distance(real, shifted) > frechet_distance(real, same) + 5
+    kid_same, kid_same_std = kernel_distance(real, same, subsets=10, subset_size=500)
+    kid_shifted, _ = kernel_distance(real, shifted, subsets=10, subset_size=500)
+    assert abs(kid_same) < 0.02 and kid_same_std >= 0
+    assert kid_shifted > 0.2 and kid_shifted > 10 * abs(kid_same)
+    assert precision_recall(real, shifted)[0] < precision_recall(real, same)[0] - 0.2
+
+
+def test_kernel_distance_is_reproducible_and_caps_subset_size():
+    a, b = _normal(50, 4, 8), _normal(80, 4, 9)
+    assert kernel_distance(a, b, subset_size=1000, seed=3) == kernel_distance(a, b, seed=3)
+    assert kernel_distance(a, b, seed=3) != kernel_distance(a, b, seed=4)
+
+
+# ----------------------------------------------------------------------------- PRDC
+def test_prdc_identical_sets():
+    a = _normal(400, 5, 10)
+    assert precision_recall(a, a, k=5) == (1.0, 1.0)
+    density, coverage = density_coverage(a, a, k=5)
+    # each real ball holds its centre plus its k neighbours: density (k+1)/k exactly
+    assert density == pytest.approx(6 / 5) and coverage == 1.0
+
+
+def test_prdc_same_distribution_is_high_and_density_near_one():
+    real, fake = _normal(2000, 4, 11), _normal(2000, 4, 12)
+    precision, recall = precision_recall(real, fake)
+    density, coverage = density_coverage(real, fake)
+    assert precision > 0.85 and recall > 0.85 and coverage > 0.85
+    assert density == pytest.approx(1.0, abs=0.1)
+    # a collapsed generator (one tight cluster) keeps precision but loses recall and coverage
+    collapsed = 0.05 * _normal(2000, 4, 13)
+    p_c, r_c = precision_recall(real, collapsed)
+    assert p_c > 0.9 and r_c < 0.2 and density_coverage(real, collapsed)[1] < 0.2
+
+
+# ----------------------------------------------------------------------------- class balance
+def test_class_balance_known_values():
+    probs = np.array([[0.9, 0.1], [0.6, 0.4], [0.2, 0.8], [0.3, 0.7]])
+    result = class_balance(probs, np.array([0, 0, 0, 1]))
+    np.testing.assert_allclose(result["histogram"], [0.5, 0.5])
+    np.testing.assert_allclose(result["reference_histogram"], [0.75, 0.25])
+    assert result["class_tv"] == pytest.approx(0.25)
+    assert result["confidence"] == pytest.approx(0.75)
+
+
+# ----------------------------------------------------------------------------- copying
+def test_noisy_training_copies_are_flagged_and_independent_sample_is_not():
+    rng = np.random.default_rng(14)
+    train = rng.random((1500, 8, 8, 1), dtype=np.float32)
+    heldout = rng.random((600, 8, 8, 1), dtype=np.float32)
+    fresh = rng.random((600, 8, 8, 1), dtype=np.float32)
+    copies = np.clip(train[:600] + rng.normal(0, 0.03, train[:600].shape), 0, 1)
+    baseline = nearest_neighbour_distances(heldout, train)
+    assert baseline.shape == (600,) and np.all(baseline > 0)
+    np.testing.assert_allclose(nearest_neighbour_distances(train[:3], train), 0, atol=1e-3)
+    copied = copying_summary(nearest_neighbour_distances(copies, train), baseline)
+    assert copied["copying"] and copied["copy_share"] == 1.0 and copied["nn_ratio"] < 0.2
+    honest = copying_summary(nearest_neighbour_distances(fresh, train), baseline)
+    assert not honest["copying"] and honest["copy_share"] < 0.05
+    assert honest["nn_ratio"] == pytest.approx(1.0, abs=0.05)
+
+
+# ----------------------------------------------------------------------------- bad inputs
+def test_bad_inputs_raise_errors_naming_the_argument():
+    good = _normal(50, 4, 15)
+    with pytest.raises(ValueError, match="a: expected a 2-D array"):
+        frechet_distance(good[:, 0], good)
+    with pytest.raises(ValueError, match="b: expected finite"):
+        frechet_distance(good, np.where(good > 1, np.nan, good))
+    with pytest.raises(ValueError, match="b: expected 4 features"):
+        kernel_distance(good, good[:, :3])
+    with pytest.raises(ValueError, match="fake: expected more than k=5"):
+        precision_recall(good, good[:4])
+    with pytest.raises(ValueError, match="mu2"):
+        frechet_distance_gaussians(np.zeros(3), np.eye(3), np.zeros(2), np.eye(3))
+    with pytest.raises(ValueError, match="probabilities: .*not logits"):
+        class_balance(np.array([[2.0, -1.0], [0.5, 0.5]]), np.array([0, 1]))
+    with pytest.raises(ValueError, match="reference_labels"):
+        class_balance(np.array([[0.5, 0.5]]), np.array([0, 2]))
+    with pytest.raises(ValueError, match="images: expected 64 pixels"):
+        nearest_neighbour_distances(np.zeros((2, 7, 7, 1)), np.zeros((3, 8, 8, 1)))
+
+
+# ----------------------------------------------------------------------------- Evaluator
+@pytest.fixture(scope="module")
+def evaluator_and_data():
+    import keras
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((28, 28, 1))
+    h = keras.layers.Conv2D(4, 3, strides=2, activation="relu")(inputs)
+    h = keras.layers.Flatten()(h)
+    h = keras.layers.Dense(16, activation="relu", name="features")(h)
+    model = keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(h))
+    rng = np.random.default_rng(16)
+    train = rng.random((300, 28, 28, 1), dtype=np.float32)
+    labels = rng.integers(0, 10, 300)
+    heldout = rng.random((200, 28, 28, 1), dtype=np.float32)
+    fresh = rng.random((200, 28, 28, 1), dtype=np.float32)
+    evaluator = Evaluator(model, train, labels, heldout, kid_subsets=5)
+    return evaluator, model, train, labels, heldout, fresh
+
+
+def test_evaluator_row_has_all_columns_in_range(evaluator_and_data):
+    evaluator, _, train, _, _, fresh = evaluator_and_data
+    feats, probs = evaluator.features(fresh[:7])
+    assert feats.shape == (7, 16) and probs.shape == (7, 10)
+    row = evaluator.score(fresh, "fresh")
+    assert isinstance(row, pd.DataFrame) and list(row.index) == ["fresh"]
+    assert list(row.columns) == SCORE_COLUMNS
+    r = row.iloc[0]
+    assert r["n"] == 200 and r["fid"] >= 0 and r["kid_std"] >= 0
+    for column in ["precision", "recall", "coverage", "class_tv", "copy_share", "copy_share_p5"]:
+        assert 0.0 <= r[column] <= 1.0, column
+    assert 0.1 <= r["confidence"] <= 1.0 and r["density"] >= 0
+    assert not r["copying"] and r["nn_ratio"] == pytest.approx(1.0, abs=0.1)
+    pd.testing.assert_frame_equal(row, evaluator.score(fresh, "fresh"))
+
+
+def test_evaluator_flags_training_images_and_scores_the_floor(evaluator_and_data):
+    evaluator, _, train, _, _, _ = evaluator_and_data
+    copied = evaluator.score(train[:150], "copies").iloc[0]
+    assert copied["copying"] and copied["copy_share"] == 1.0
+    assert copied["nn_ratio"] == pytest.approx(0.0, abs=1e-4)
+    floor = evaluator.floor(150, seed=1)
+    assert list(floor.index) == ["real held-out"] and not floor.iloc[0]["copying"]
+    with pytest.raises(ValueError, match="n: expected an integer in \\[1, 200\\]"):
+        evaluator.floor(500)
+
+
+def test_evaluator_rejects_bad_images_and_models(evaluator_and_data):
+    import keras
+
+    evaluator, model, train, labels, heldout, fresh = evaluator_and_data
+    with pytest.raises(ValueError, match="images: .*images\\[..., None\\]"):
+        evaluator.score(fresh[..., 0], "no channel")
+    with pytest.raises(ValueError, match="images: expected shape \\(n, 28, 28, 1\\)"):
+        evaluator.score(fresh[:, :14, :14], "too small")
+    with pytest.raises(ValueError, match="images: expected pixel values in \\[0, 1\\]"):
+        evaluator.score(fresh * 255, "uint8 scale")
+    with pytest.raises(ValueError, match="images: expected finite"):
+        evaluator.score(np.where(fresh > 0.99, np.nan, fresh), "nan")
+    with pytest.raises(ValueError, match="images: expected at least"):
+        evaluator.score(fresh[:5], "too few")
+    with pytest.raises(ValueError, match="train_labels"):
+        Evaluator(model, train, labels[:10], heldout)
+    with pytest.raises(ValueError, match="heldout_images"):
+        Evaluator(model, train, labels, heldout[:, :20])
+    inputs = keras.Input((28, 28, 1))
+    no_features = keras.Model(inputs, keras.layers.Dense(10)(keras.layers.Flatten()(inputs)))
+    with pytest.raises(ValueError, match="model: .*'features'"):
+        Evaluator(no_features, train, labels, heldout)
+    h = keras.layers.Dense(16, name="features")(keras.layers.Flatten()(inputs))
+    logits = keras.Model(inputs, keras.layers.Dense(10)(h))  # no softmax
+    with pytest.raises(ValueError, match="model: expected softmax"):
+        Evaluator(logits, train, labels, heldout)
