@@ -4,7 +4,8 @@ No cell needs marking by hand; a temporary copy of the notebook gets its slide t
 - a markdown `#`/`##` heading starts a new slide, a `###` heading a sub-slide (markdown cells are
   split at their headings first, so "## Summary" mid-cell still starts a slide);
 - every other cell is a fragment of the current slide while it fits (an estimate of its height in
-  lines), else it starts a sub-slide (reveal.js's vertical stack under the slide);
+  lines), else it starts a sub-slide (reveal.js's vertical stack under the slide); text ending
+  in ":" stays with the code cell it introduces;
 - skipped: "hide-input" cells (the Colab bootstrap and the exercise solutions), the solutions'
   `{dropdown}` text, and code cells without outputs (imports and set-up: nothing to show);
 - a code cell with a figure shows the figure alone: the slide is about the picture, and the
@@ -105,6 +106,8 @@ def slide_cells(nb, folder: Path) -> list:
     for cell in nb.cells:
         tags = cell.metadata.get("tags", [])
         if cell.cell_type == "code":
+            # Warnings on stderr are noise to an audience (the book's checks keep them out).
+            cell.outputs = [o for o in cell.outputs if o.get("name") != "stderr"]
             if "hide-input" in tags or not cell.outputs:
                 continue
             if any("image/png" in o.get("data", {}) for o in cell.outputs):
@@ -120,10 +123,19 @@ def slide_cells(nb, folder: Path) -> list:
 
 def mark_slides(cells: list) -> None:
     """Set each cell's slide type: headings open slides, the rest fill them or overflow."""
-    used = 0
+    used, carried = 0, False
     for i, cell in enumerate(cells):
+        if carried:  # its introduction made room for it
+            cell.metadata["slideshow"] = {"slide_type": "fragment"}
+            carried = False
+            continue
         lines = height(cell)
         heading = HEADING.match(cell.source) if cell.cell_type == "markdown" else None
+        following = cells[i + 1] if i + 1 < len(cells) else None
+        if cell.cell_type == "markdown" and cell.source.rstrip().endswith(":") \
+                and following is not None and following.cell_type == "code":
+            lines += height(following)  # text that introduces a cell goes where the cell goes
+            carried = True
         if i == 0 or (heading and len(heading[1]) <= 2):
             kind, used = "slide", lines
         elif heading or used + lines > BUDGET:

@@ -135,3 +135,18 @@ def test_real_mnist_matches_its_readme(monkeypatch):
     assert (len(d.x_train), len(d.x_val), len(d.x_test)) == (55000, 5000, 10000)
     assert data.class_counts(d)["test"].tolist() == [980, 1135, 1032, 1010, 982, 892, 958,
                                                       1028, 974, 1009]
+
+
+def test_is_available_follows_the_data_folder(data_dir, tmp_path, monkeypatch):
+    assert data.is_available("mnist") and data.is_available("fashion_mnist")
+    assert not data.is_available("cifar10")
+    write_cifar_archive(data_dir / "cifar-10-python.tar.gz", per_batch=2)
+    assert data.is_available("cifar10")
+    # Without a data folder Keras downloads the data: available (given internet).
+    monkeypatch.delenv("GENLAB_DATA")
+    assert data.is_available("cifar10")
+    with pytest.raises(ValueError, match="name: expected one of .*got 'cifar'"):
+        data.is_available("cifar")
+    monkeypatch.setenv("GENLAB_DATA", str(tmp_path / "nowhere"))
+    with pytest.raises(FileNotFoundError, match="GENLAB_DATA.*not a folder"):
+        data.is_available("mnist")

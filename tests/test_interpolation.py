@@ -2,6 +2,7 @@
 
 import genlab  # noqa: F401  (sets the TF environment first, as everywhere)
 import numpy as np
+import pandas as pd
 import pytest
 
 from genlab.interpolation import (
@@ -9,11 +10,15 @@ from genlab.interpolation import (
     Whitener,
     crossfade,
     density_path,
+    evaluate_paths,
     graph_path,
     linear,
+    path_table,
+    rank_methods,
     slerp,
     smoothness,
     step_sizes,
+    walks,
     whitened_slerp,
 )
 
@@ -218,3 +223,141 @@ def test_bad_inputs_raise_clear_errors(call, match):
 def test_whitened_slerp_checks_code_size(whitener):
     with pytest.raises(ValueError, match=rf"code_a: expected a code of size {CODE_SIZE}"):
         whitened_slerp(np.zeros(3), np.zeros(3), whitener=whitener)
+
+
+# ---------------------------------------------------------------------------- squared edges
+
+
+def test_squared_edges_take_many_short_hops_where_lengths_take_long_chords():
+    arc = _half_circle()
+    a, b = arc[0] + np.float32(0.001), arc[-1] + np.float32(0.001)
+    plain = NeighbourGraph(n_neighbors=6).fit(arc).path_indices(a, b)
+    squared = NeighbourGraph(n_neighbors=6, power=2).fit(arc).path_indices(a, b)
+    # Distance weights: chords to the farthest neighbour (3 along the arc) are shortest in total.
+    # Squared weights: a hop of length 2s costs 4s², two hops of s cost 2s², so every node is used.
+    assert len(plain) < len(arc) / 2
+    assert np.all(np.diff(squared) == 1) and len(squared) >= len(arc) - 2
+    hops = lambda nodes: np.linalg.norm(np.diff(arc[nodes], axis=0), axis=1).max()  # noqa: E731
+    assert hops(squared) < hops(plain) / 2
+    np.testing.assert_array_equal(
+        graph_path(a, b, arc, 10, n_neighbors=6, power=2), NeighbourGraph(6, power=2).fit(arc).path(a, b, 10)
+    )
+
+
+@pytest.mark.parametrize("power", [0.5, 5, "2", True])
+def test_neighbour_graph_rejects_bad_power(power, codes):
+    with pytest.raises(ValueError, match=r"power: expected a number in \[1, 4\]"):
+        NeighbourGraph(power=power).fit(codes)
+
+
+# ---------------------------------------------------------------------------- many pairs
+
+
+def _three_class_brightness(images: np.ndarray) -> np.ndarray:
+    """A stand-in classifier: dark images are class 0, bright ones class 2, mid-grey class 1."""
+    m = images.reshape(len(images), -1).mean(axis=1)
+    return np.stack([(1 - m) ** 2, 2 * m * (1 - m), m**2], axis=1)
+
+
+def test_walks_in_code_space_and_pixel_space_agree_for_identity_codes():
+    rng = np.random.default_rng(6)
+    a_img, b_img = rng.random((2, 3, 4, 5, 1)).astype(np.float32)
+    pixels = walks(a_img, b_img, crossfade, steps=6)
+    seen = []
+
+    def encode(x):
+        seen.append(len(x))
+        return x.reshape(len(x), -1)
+
+    codes = walks(a_img, b_img, linear, steps=6, encode=encode, decode=lambda z: z.reshape(-1, 4, 5, 1))
+    assert pixels.shape == codes.shape == (3, 6, 4, 5, 1) and seen == [6]  # encoded once, A and B
+    np.testing.assert_allclose(codes, pixels, atol=1e-6)
+    np.testing.assert_array_equal(pixels[:, 0], a_img)
+    np.testing.assert_array_equal(pixels[:, -1], b_img)
+
+
+def test_evaluate_paths_measures_confidence_third_class_smoothness_and_ends():
+    dark, bright = np.zeros((2, 4, 4, 1), np.float32), np.full((2, 4, 4, 1), 0.5, np.float32)
+    bright[1] = 0.0  # the second pair goes nowhere: dark to dark
+    scores = evaluate_paths(dark, bright, crossfade, classify=_three_class_brightness, steps=8)
+    assert scores.frames.shape == (2, 8, 4, 4, 1) and scores.probabilities.shape == (2, 8, 3)
+    assert scores.inner_frames.shape == (12, 4, 4, 1)
+    m = np.linspace(0, 0.5, 8)
+    np.testing.assert_allclose(scores.confidence[0], _three_class_brightness(m[:, None]).max(axis=1), rtol=1e-6)
+    assert scores.classes_a.tolist() == [0, 0] and scores.classes_b.tolist() == [1, 0]
+    summary = scores.summary()
+    # Pair 1 (brightness 0 -> 0.5): class 0 up to 1/3, then class 1 = B's class: no third class.
+    # Pair 2 never leaves class 0. The cross-fade reproduces its ends exactly.
+    assert summary["third class"] == 0.0 and summary["endpoint MSE"] == 0.0
+    assert summary["smoothness"] == pytest.approx(1.0) and summary["detour"] == pytest.approx(0.5)
+    # Brightness 0 -> 1: the middle frames are class 1, neither A's (0) nor B's (2).
+    white = np.ones((1, 4, 4, 1), np.float32)
+    across = evaluate_paths(dark[:1], white, crossfade, classify=_three_class_brightness, steps=8).summary()
+    assert across["third class"] == pytest.approx(2 / 6)
+    np.testing.assert_allclose(across["lowest confidence"], 24 / 49, rtol=1e-6)
+
+
+def test_evaluate_paths_endpoint_error_of_a_lossy_decoder():
+    rng = np.random.default_rng(7)
+    a_img, b_img = (0.5 * rng.random((2, 5, 3, 3, 1))).astype(np.float32)
+    scores = evaluate_paths(
+        a_img, b_img, linear, classify=_three_class_brightness, steps=4,
+        encode=lambda x: x.reshape(len(x), -1), decode=lambda z: z.reshape(-1, 3, 3, 1) + 0.1,
+    )
+    np.testing.assert_allclose(scores.endpoint_mse, 0.01, rtol=1e-4)
+
+
+def test_path_table_one_row_per_method_with_realism_columns():
+    rng = np.random.default_rng(8)
+    a_img, b_img = rng.random((2, 4, 4, 4, 1)).astype(np.float32)
+    scores = {
+        "fade": evaluate_paths(a_img, b_img, crossfade, classify=_three_class_brightness, steps=5),
+        "jumpy": evaluate_paths(
+            a_img, b_img, lambda a, b, s: np.stack([a] * (s - 1) + [b]), classify=_three_class_brightness, steps=5
+        ),
+    }
+    calls = []
+
+    def realism(images, name):
+        calls.append(images.shape)
+        return pd.DataFrame({"fid": [float(images.mean())], "confidence": [-1.0]}, index=[name])
+
+    table = path_table(scores, realism=realism)
+    assert list(table.index) == ["fade", "jumpy"] and calls == [(12, 4, 4, 1)] * 2
+    assert "fid" in table.columns and (table["confidence"] > 0).all()  # the walks' own, not the stub's
+    # All the change in one step: the largest step is 4x the mean step.
+    assert table.loc["fade", "smoothness"] == pytest.approx(1.0)
+    assert table.loc["jumpy", "smoothness"] == pytest.approx(4.0)
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda x: walks(x, x[:1], crossfade), r"images_b: expected the shape of images_a"),
+        (lambda x: walks(x[0], x[0], crossfade), r"images_a: expected a 4-D batch"),
+        (lambda x: walks(x, x, linear, encode=lambda i: i), r"encode, decode: expected both"),
+        (lambda x: walks(x, x, "linear"), r"path: expected a callable"),
+        (lambda x: evaluate_paths(x, x, crossfade, classify=None), r"classify: expected a callable"),
+        (
+            lambda x: evaluate_paths(x, x, crossfade, classify=lambda i: np.ones(len(i))),
+            r"classify: expected probabilities",
+        ),
+        (lambda x: path_table({}), r"scores: expected a non-empty dict"),
+    ],
+)
+def test_many_pair_functions_reject_bad_inputs(call, match):
+    x = np.zeros((2, 4, 4, 1), np.float32)
+    with pytest.raises(ValueError, match=match):
+        call(x)
+
+
+def test_rank_methods_ranks_each_criterion_in_its_direction():
+    table = pd.DataFrame({"fid": [3.0, 1.0, 2.0], "confidence": [0.9, 0.5, 0.9]}, index=["a", "b", "c"])
+    ranks = rank_methods(table, {"fid": "lower", "confidence": "higher"})
+    assert ranks.loc["b", "fid"] == 1 and ranks.loc["b", "confidence"] == 3
+    assert ranks.loc["a", "confidence"] == ranks.loc["c", "confidence"] == 1  # a tie shares the rank
+    assert list(ranks.index) == ["c", "a", "b"] and ranks.loc["c", "mean rank"] == 1.5
+    with pytest.raises(ValueError, match="'recall' is not a column"):
+        rank_methods(table, {"recall": "higher"})
+    with pytest.raises(ValueError, match=r"criteria\['fid'\]: expected 'lower' or 'higher'"):
+        rank_methods(table, {"fid": "less"})

@@ -10,14 +10,19 @@ import scipy.linalg
 from genlab.metrics import (
     SCORE_COLUMNS,
     Evaluator,
+    central_width,
     class_balance,
     copying_summary,
     density_coverage,
     frechet_distance,
     frechet_distance_gaussians,
+    inside_real_manifold,
     kernel_distance,
+    nearest_class_shares,
     nearest_neighbour_distances,
+    pair_occupancy,
     precision_recall,
+    share_near_data,
 )
 
 
@@ -126,6 +131,74 @@ def test_noisy_training_copies_are_flagged_and_independent_sample_is_not():
     assert honest["nn_ratio"] == pytest.approx(1.0, abs=0.05)
 
 
+# ----------------------------------------------------------------------------- code space
+def test_inside_real_manifold_flags_average_to_precision():
+    real, fake = _normal(400, 5, 20), _normal(300, 5, 21, shift=0.7)
+    flags = inside_real_manifold(real, fake, k=5)
+    assert flags.shape == (300,) and flags.dtype == bool
+    assert flags.mean() == precision_recall(real, fake, k=5)[0]
+    assert inside_real_manifold(real, real[:10], k=5).all()   # a real point is in its own ball
+    assert not inside_real_manifold(real, np.full((3, 5), 50.0), k=5).any()
+
+
+def test_pair_occupancy_full_for_uniform_and_known_for_a_diagonal_line():
+    rng = np.random.default_rng(22)
+    uniform = rng.random((20_000, 3))
+    shares = pair_occupancy(uniform, bins=10)
+    assert shares.shape == (3, 3) and np.isnan(np.diag(shares)).all()
+    np.testing.assert_allclose(shares[~np.eye(3, dtype=bool)], 1.0)
+    t = rng.random(5000)
+    line = np.stack([t, t, 1 - t], axis=1)    # points on a diagonal fill only the diagonal cells
+    np.testing.assert_allclose(pair_occupancy(line, bins=10)[~np.eye(3, dtype=bool)], 0.1)
+    constant = np.stack([t, np.zeros_like(t)], axis=1)
+    assert pair_occupancy(constant, bins=10)[0, 1] == pytest.approx(0.1)
+
+
+def test_central_width_is_the_mass_for_uniform_and_smaller_for_peaked_values():
+    rng = np.random.default_rng(24)
+    widths = central_width(np.stack([rng.random(50_000), rng.standard_normal(50_000),
+                                     np.zeros(50_000)], axis=1), mass=0.9)
+    assert widths.shape == (3,)
+    assert widths[0] == pytest.approx(0.9, abs=0.01)
+    assert widths[1] < 0.5 and widths[2] == 0.0   # a normal's 5-95 % span is 3.3 of ~8.5 sd
+    with pytest.raises(ValueError, match="mass: expected a share strictly between 0 and 1"):
+        central_width(rng.random((10, 2)), mass=90)
+
+
+def test_share_near_data_is_the_percentile_for_the_reference_itself():
+    reference = np.arange(1, 101, dtype=float)
+    assert share_near_data(reference, reference, percentile=50) == pytest.approx(0.5, abs=0.01)
+    assert share_near_data(reference + 1000, reference) == 0.0
+    assert share_near_data(np.zeros(4), reference) == 1.0
+
+
+def test_nearest_class_shares_are_the_volume_shares_of_each_class():
+    reference = np.array([[0.0], [0.1], [1.0]])
+    labels = np.array([0, 0, 2])
+    codes = np.linspace(0, 1, 1001)[:, None]    # midpoint between 0.1 and 1.0 is 0.55
+    shares = nearest_class_shares(codes, reference, labels)
+    assert shares.shape == (3,) and shares.sum() == pytest.approx(1.0)
+    np.testing.assert_allclose(shares, [0.55, 0.0, 0.45], atol=0.002)
+
+
+def test_code_space_functions_reject_bad_inputs():
+    good = _normal(50, 4, 23)
+    with pytest.raises(ValueError, match="bins: expected an integer >= 2"):
+        pair_occupancy(good, bins=1)
+    with pytest.raises(ValueError, match="codes: expected finite"):
+        pair_occupancy(np.where(good > 1, np.inf, good))
+    with pytest.raises(ValueError, match="reference_distances: expected a non-empty 1-D"):
+        share_near_data(np.ones(3), np.ones((3, 2)))
+    with pytest.raises(ValueError, match="percentile: expected a number in"):
+        share_near_data(np.ones(3), np.ones(3), percentile=0)
+    with pytest.raises(ValueError, match="reference_labels: expected 50 integer labels"):
+        nearest_class_shares(good, good, np.zeros(50) + 0.5)
+    with pytest.raises(ValueError, match="reference_codes: expected 4 features"):
+        nearest_class_shares(good, good[:, :3], np.zeros(50, dtype=int))
+    with pytest.raises(ValueError, match="real: expected more than k=5"):
+        inside_real_manifold(good[:5], good)
+
+
 # ----------------------------------------------------------------------------- bad inputs
 def test_bad_inputs_raise_errors_naming_the_argument():
     good = _normal(50, 4, 15)
@@ -188,6 +261,10 @@ def test_evaluator_flags_training_images_and_scores_the_floor(evaluator_and_data
     copied = evaluator.score(train[:150], "copies").iloc[0]
     assert copied["copying"] and copied["copy_share"] == 1.0
     assert copied["nn_ratio"] == pytest.approx(0.0, abs=1e-4)
+    per_image = evaluator.per_image(train[:150])
+    assert list(per_image.columns) == ["predicted", "confidence", "inside_real_manifold"]
+    assert len(per_image) == 150 and per_image["confidence"].between(0.1, 1.0).all()
+    assert per_image["inside_real_manifold"].mean() == copied["precision"]
     floor = evaluator.floor(150, seed=1)
     assert list(floor.index) == ["real held-out"] and not floor.iloc[0]["copying"]
     with pytest.raises(ValueError, match="n: expected an integer in \\[1, 200\\]"):

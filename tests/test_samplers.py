@@ -281,6 +281,58 @@ def test_flow_learns_the_density_and_repeats_exactly():
     s = flow.sample(4000, seed=0)
     assert np.all(np.abs(s.mean(0) - codes.mean(0)) < 0.1 * codes.std(0))
     np.testing.assert_allclose(s.std(0), codes.std(0), rtol=0.1)
-    again = Flow(**FAST_FLOW).fit(codes)
-    assert again.loss_history_ == flow.loss_history_
-    np.testing.assert_array_equal(again.sample(20, seed=1), flow.sample(20, seed=1))
+    # The same fit twice gives the same weights (checked on a shorter fit, for speed).
+    once, twice = (Flow(**dict(FAST_FLOW, epochs=1)).fit(codes[:500]) for _ in range(2))
+    assert once.loss_history_ == twice.loss_history_
+    np.testing.assert_array_equal(once.sample(20, seed=1), twice.sample(20, seed=1))
+
+
+# ----------------------------------------------------------------------------- StandardNormal
+def test_standard_normal_is_the_prior_whatever_the_codes():
+    from genlab.samplers import StandardNormal
+
+    sampler = StandardNormal().fit(_gaussian_codes(50))  # only the code size is kept
+    assert sampler.code_size_ == 3
+    codes = sampler.sample(20_000, seed=1)
+    assert codes.shape == (20_000, 3) and codes.dtype == np.float32
+    np.testing.assert_array_equal(codes, sampler.sample(20_000, seed=1))
+    np.testing.assert_allclose(codes.mean(axis=0), 0, atol=0.03)
+    np.testing.assert_allclose(np.cov(codes, rowvar=False), np.eye(3), atol=0.03)
+    with pytest.raises(ValueError, match=r"codes: expected a 2-D array"):
+        StandardNormal().fit(np.zeros(4))
+    with pytest.raises(Exception, match="not fitted yet"):
+        StandardNormal().sample(3)
+
+
+def test_fit_each_fits_all_and_times_them():
+    from genlab.samplers import fit_each
+
+    codes, labels = _blobs()
+    lineup = {"box": UniformBox(), "by class": ClassConditional(Gaussian())}
+    seconds = fit_each(lineup, codes, labels)
+    assert list(seconds) == ["box", "by class"] and all(s >= 0 for s in seconds.values())
+    assert lineup["box"].code_size_ == 2 and set(lineup["by class"].classes_) == {0, 1, 2}
+    with pytest.raises(ValueError, match="samplers: expected a non-empty dict"):
+        fit_each({}, codes)
+    with pytest.raises(ValueError, match=r"samplers\['x'\]: expected a sampler"):
+        fit_each({"x": 3}, codes)
+    with pytest.raises(ValueError, match="codes: expected a 2-D array"):
+        fit_each(lineup, codes[:, 0])
+
+
+def test_copy_safe_bandwidth_is_the_smallest_that_does_not_copy():
+    from genlab.samplers import copy_safe_bandwidth
+
+    codes = _gaussian_codes(3000)
+    heldout = _gaussian_codes(1000, seed=1)
+    grid = [0.001, 0.01, 0.3, 1.0]
+    chosen, shares = copy_safe_bandwidth(codes, heldout, grid, sample_size=500)
+    assert list(shares) == grid
+    assert shares[0.001] > 0.5  # a needle-thin kernel returns the training codes
+    assert chosen == min(b for b in grid if shares[b] <= 0.01) and chosen >= 0.3
+    again = copy_safe_bandwidth(codes, heldout, grid, sample_size=500)
+    assert again == (chosen, shares)
+    with pytest.raises(ValueError, match="bandwidths: every bandwidth"):
+        copy_safe_bandwidth(codes, heldout, [0.001], sample_size=500)
+    with pytest.raises(ValueError, match="heldout_codes: expected code_size 3"):
+        copy_safe_bandwidth(codes, heldout[:, :2])

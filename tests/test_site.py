@@ -21,8 +21,9 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 TOC = yaml.safe_load((ROOT / "_toc.yml").read_text())
-CHAPTERS = [entry["file"] for entry in TOC["chapters"]]
-PAGES = [TOC["root"], *CHAPTERS]
+PAGES = [TOC["root"], *(entry["file"] for entry in TOC["chapters"])]
+# The chapters are the notebooks, with a Colab button; other pages are Markdown.
+CHAPTERS = [page for page in PAGES if (ROOT / f"{page}.ipynb").exists()]
 REPO = CONFIG["repository"]["url"].removeprefix("https://github.com/")
 BRANCH = CONFIG["repository"]["branch"]
 HOST = "127.0.0.1"
@@ -76,6 +77,7 @@ def browser(tmp_path_factory):
     for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                  "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+                 "--window-size=1280,900",
                  f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
                  # Every host but ours fails at once: the test never waits on, or reaches, the
                  # internet (the CDN scripts just fail to load, as they do offline).
@@ -116,7 +118,7 @@ def page_path(url: str) -> str:
 
 
 @pytest.mark.parametrize("page", PAGES)
-def test_page_loads_with_its_title_images_and_colab_link_and_no_errors(site, browser, page):
+def test_page_loads_with_its_title_images_and_colab_link_and_no_errors(browser, site, page):
     url = urljoin(site, f"{page}.html")
     with urllib.request.urlopen(url) as response:
         assert response.status == 200
@@ -137,19 +139,28 @@ def test_page_loads_with_its_title_images_and_colab_link_and_no_errors(site, bro
     assert not errors, f"{page}: console errors {[e['message'] for e in errors]}"
 
 
-def test_navigation_reaches_every_chapter(site, browser):
+def test_navigation_reaches_every_chapter(browser, site):
     """From the landing page, the sidebar lists every chapter, and "next" walks them in order."""
-    open_page(browser, site)  # index.html redirects to the root page
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def arrive(previous: str) -> str:
+        WebDriverWait(browser, 15).until(lambda d: d.current_url != previous and d.execute_script(
+            "return document.readyState") == "complete")
+        return browser.current_url
+
+    open_page(browser, site)
+    arrive(site)  # index.html redirects to the root page
     assert page_path(browser.current_url) == TOC["root"]
     sidebar = [page_path(a.get_attribute("href")) for a in
                browser.find_elements("css selector", "nav.bd-docs-nav a.reference.internal")]
-    assert [p for p in sidebar if p in CHAPTERS] == CHAPTERS, f"sidebar links: {sidebar}"
+    assert [p for p in sidebar if p in PAGES[1:]] == PAGES[1:], f"sidebar links: {sidebar}"
 
     visited = [page_path(browser.current_url)]
     for _ in range(len(PAGES)):
         links = browser.find_elements("css selector", "a.right-next")
         if not links:
             break
-        links[0].click()  # as a reader would: scrolled into view, and waits for the next page
-        visited.append(page_path(browser.current_url))
+        here = browser.current_url
+        links[0].click()  # as a reader would (selenium scrolls it into view first)
+        visited.append(page_path(arrive(here)))
     assert visited == PAGES, f"following 'next' visited {visited}"

@@ -65,6 +65,21 @@ def test_a_full_slide_overflows_into_a_subslide(tmp_path):
         ["slide", "fragment", "subslide", "subslide"]
 
 
+def test_text_that_introduces_a_cell_moves_with_it(tmp_path):
+    nb = notebook()
+    nb.cells[3].source = "## First\n\n" + "A long paragraph.\n" * 4 + "\nThe figure:"
+    nb.cells.insert(5, nbformat.from_dict(dict(nb.cells[4])))  # a second figure, introduced
+    nb.cells.insert(5, nbformat.v4.new_markdown_cell("And another:"))
+    cells = slides.slide_cells(nb, tmp_path)
+    slides.mark_slides(cells)
+    kinds = [(c.metadata["slideshow"]["slide_type"], c.source.split("\n")[0]) for c in cells]
+    # The first figure stays with "The figure:" although together they overflow the budget;
+    # "And another:" does not fit beside it, so it opens a sub-slide and takes its figure along.
+    assert kinds[1:6] == [("slide", "## First"), ("fragment", "plots.image_grid(x)"),
+                          ("subslide", "And another:"), ("fragment", "plots.image_grid(x)"),
+                          ("fragment", "df.round(3)")]
+
+
 def test_literalinclude_becomes_the_included_source(tmp_path):
     (tmp_path / "lib").mkdir()
     (tmp_path / "lib" / "mod.py").write_text("X = 1\n\n\ndef f(a):\n    return a + X\n")

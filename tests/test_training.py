@@ -130,3 +130,47 @@ def test_bad_arguments(tiny, kwargs, message):
     args.update(kwargs)
     with pytest.raises(ValueError, match=message):
         training.train(args.pop("kind"), tiny, **args)
+
+
+def test_vae_trains_caches_and_repeats(tiny, monkeypatch, tmp_path):
+    args = dict(epochs=1, code_size=3, batch_size=50, hidden=(16,))
+    first = training.train("vae", tiny, verbose=False, **args)
+    assert "val_mse" in first.history and first.code_size == 3
+    codes = first.encode(tiny.x_test[:5])
+    np.testing.assert_array_equal(codes, first.encode(tiny.x_test[:5]))  # means, no noise
+    assert first.reconstruct(tiny.x_test[:5]).shape == (5, 28, 28, 1)
+    hit = training.train("vae", tiny, verbose=False, **args)
+    assert hit.from_cache
+    np.testing.assert_array_equal(hit.encode(tiny.x_test[:5]), codes)
+    monkeypatch.setenv("GENLAB_CACHE", str(tmp_path / "other"))
+    cold = training.train("vae", tiny, verbose=False, **args)
+    assert not cold.from_cache and cold.history == first.history
+    for a, b in zip(weights(first), weights(cold)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_book_models_print_one_line_each(tiny, monkeypatch, capsys):
+    small = dict(epochs=1, code_size=3, batch_size=50)
+    monkeypatch.setattr(training, "AUTOENCODERS", {"fully connected": dict(kind="dense", **small)})
+    monkeypatch.setattr(training, "VARIATIONAL", dict(kind="vae", **small))
+    dense = training.autoencoders(tiny)["fully connected"]
+    vae = training.variational_autoencoder(tiny)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == [
+        f"fully connected autoencoder on mnist: code size 3, 1 epochs, validation MSE "
+        f"{dense.history['val_mse'][-1]:.4f}",
+        f"variational autoencoder on mnist: code size 3, 1 epochs, validation MSE "
+        f"{vae.history['val_mse'][-1]:.4f}",
+    ]
+
+
+def test_autoencoders_takes_other_settings_and_checks_them(tiny, capsys):
+    models = training.autoencoders(
+        tiny, settings={"small": dict(kind="conv", epochs=1, code_size=3, filters=(4,))})
+    assert list(models) == ["small"] and models["small"].code_size == 3
+    assert capsys.readouterr().out.startswith("small autoencoder on mnist: code size 3, 1 epochs")
+    with pytest.raises(ValueError, match=r"settings: expected a non-empty dict .*kind"):
+        training.autoencoders(tiny, settings={"small": dict(epochs=1)})
+    # CIFAR-10's book autoencoder is sized for 32 x 32 colour images.
+    assert list(training.CIFAR10_AUTOENCODERS) == ["convolutional"]
+    assert training.CIFAR10_AUTOENCODERS["convolutional"]["code_size"] == 256

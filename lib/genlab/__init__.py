@@ -1,6 +1,5 @@
 """genlab: the lab library behind the book *Why Generative Models?*."""
 
-import logging
 import os
 
 # TensorFlow reads these once, at its own import: set them before any submodule imports it,
@@ -8,8 +7,6 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-# TensorFlow's Python-side warnings (retracing notes and the like) would land in stored outputs.
-logging.getLogger("tensorflow").setLevel(logging.ERROR)
 
 __version__ = "0.1.0"
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["DATASETS", "Dataset", "DatasetInfo", "load_dataset", "data_dir", "class_counts",
-           "pixel_statistics"]
+__all__ = ["DATASETS", "Dataset", "DatasetInfo", "load_dataset", "data_dir", "is_available",
+           "class_counts", "pixel_statistics"]
 
 
 @dataclass(frozen=True)
@@ -102,14 +102,26 @@ def data_dir() -> Path | None:
     return path
 
 
-def load_dataset(name: str, *, validation_size: int = 5000, seed: int = 0) -> Dataset:
-    """Load a dataset by name (see ``DATASETS``) with a validation split carved from train."""
+def is_available(name: str) -> bool:
+    """Whether ``load_dataset(name)`` can get the data: it is in ``GENLAB_DATA``, or that is unset
+    (Keras will download it, which needs internet)."""
+    info = _info(name)
+    folder = data_dir()
+    return folder is None or any((folder / f).exists() for f in info.files)
+
+
+def _info(name: str) -> DatasetInfo:
     if name not in DATASETS:
         raise ValueError(
             f"name: expected one of {sorted(DATASETS)}, got {name!r}; pick a dataset from "
             "genlab.data.DATASETS."
         )
-    info = DATASETS[name]
+    return DATASETS[name]
+
+
+def load_dataset(name: str, *, validation_size: int = 5000, seed: int = 0) -> Dataset:
+    """Load a dataset by name (see ``DATASETS``) with a validation split carved from train."""
+    info = _info(name)
     folder = data_dir()
     raw = _read_local(info, folder) if folder is not None else _download(info)
     (x_train, y_train), (x_test, y_test) = (_checked(info, split, *arrays)

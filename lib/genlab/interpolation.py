@@ -1,19 +1,23 @@
-"""Walks between two codes (or two images) and a score for how evenly a walk changes.
+"""Walks between two codes (or two images), and scores for walks over many pairs of images.
 
 Every path function returns a float32 array whose first axis is the step, of length `steps`,
 with ``result[0]`` and ``result[-1]`` equal to the two inputs (cast to float32) bit for bit.
-Encoding and decoding stay in the chapter: these functions only see arrays.
+Encoders, decoders and classifiers come in as callables (`walks`, `evaluate_paths`), so this
+module sees only arrays and never imports Keras.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+import pandas as pd
 import scipy.sparse
 from scipy.sparse.csgraph import connected_components, dijkstra
 from sklearn.decomposition import PCA
 from sklearn.neighbors import NearestNeighbors
+from threadpoolctl import threadpool_limits
 
 __all__ = [
     "crossfade",
@@ -26,6 +30,11 @@ __all__ = [
     "density_path",
     "step_sizes",
     "smoothness",
+    "walks",
+    "PathScores",
+    "evaluate_paths",
+    "path_table",
+    "rank_methods",
 ]
 
 
@@ -229,18 +238,28 @@ class NeighbourGraph:
     """k-nearest-neighbour graph over training codes, for shortest paths that only visit codes.
 
     Edges join each code to its `n_neighbors` nearest codes (either direction), weighted by
-    Euclidean distance. Fit once (the expensive part), then call `path` for many pairs.
+    Euclidean distance raised to `power`. With power=1 the shortest path is the shortest in
+    length and takes a few long hops; power=2 makes a long hop cost more than two hops of half
+    its length, so the path prefers many short hops through densely populated regions.
+    Fit once (the expensive part), then call `path` for many pairs.
     """
 
-    def __init__(self, n_neighbors: int = 10, n_jobs: int | None = None) -> None:
+    def __init__(self, n_neighbors: int = 10, n_jobs: int | None = None, power: float = 1.0) -> None:
         self.n_neighbors = n_neighbors
         self.n_jobs = n_jobs
+        self.power = power
 
     def fit(self, codes: np.ndarray) -> "NeighbourGraph":
         """Build the symmetrised, distance-weighted kNN graph over `codes`; returns self."""
         k = self.n_neighbors
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
             raise ValueError(f"n_neighbors: expected an int >= 1, got {k!r}; use e.g. n_neighbors=10")
+        p = self.power
+        if isinstance(p, bool) or not isinstance(p, (int, float, np.integer, np.floating)) or not 1 <= p <= 4:
+            raise ValueError(
+                f"power: expected a number in [1, 4] (edge weight = distance ** power), got {p!r}; "
+                "use power=1 (shortest length) or power=2 (many short hops)"
+            )
         x = _check_codes(codes).astype(np.float32)
         if x.shape[0] <= k:
             raise ValueError(
@@ -250,6 +269,8 @@ class NeighbourGraph:
         self.codes_ = x
         self.nn_ = NearestNeighbors(n_neighbors=k, n_jobs=self.n_jobs).fit(x)
         graph = self.nn_.kneighbors_graph(mode="distance").tocsr()
+        self.power_ = float(p)
+        graph.data = graph.data.astype(np.float64) ** self.power_
         # Duplicate codes are at distance 0, and sparse arithmetic drops zeros, which would
         # delete those edges; a tiny positive weight keeps them without changing any path length.
         graph.data = np.maximum(graph.data, np.finfo(np.float64).tiny)
@@ -269,8 +290,11 @@ class NeighbourGraph:
         size = self.codes_.shape[1]
         a = _check_code(code_a, "code_a", size)
         b = _check_code(code_b, "code_b", size)
-        dist_ab, idx_ab = self.nn_.kneighbors(np.stack([a, b]).astype(np.float32))
-        dist_ab = np.maximum(dist_ab, np.finfo(np.float64).tiny)
+        # Two query points: OpenMP threads only add their start-up, which on a busy machine
+        # cost 80 ms per call (30 times the search itself).
+        with threadpool_limits(limits=1, user_api="openmp"):
+            dist_ab, idx_ab = self.nn_.kneighbors(np.stack([a, b]).astype(np.float32))
+        dist_ab = np.maximum(dist_ab.astype(np.float64) ** self.power_, np.finfo(np.float64).tiny)
         n, g = self.codes_.shape[0], self.graph_
         # Directed trick: only a gets a new node (one appended row, no column inserts); the
         # last hop into b is added below, so one Dijkstra run per pair is enough.
@@ -321,9 +345,15 @@ class NeighbourGraph:
 
 
 def graph_path(
-    code_a: np.ndarray, code_b: np.ndarray, codes: np.ndarray, steps: int = 10, *, n_neighbors: int = 10
+    code_a: np.ndarray,
+    code_b: np.ndarray,
+    codes: np.ndarray,
+    steps: int = 10,
+    *,
+    n_neighbors: int = 10,
+    power: float = 1.0,
 ) -> np.ndarray:
-    """One-off `NeighbourGraph(n_neighbors).fit(codes).path(code_a, code_b, steps)`.
+    """One-off `NeighbourGraph(n_neighbors, power=power).fit(codes).path(code_a, code_b, steps)`.
 
     Building the graph dominates; for many pairs fit a `NeighbourGraph` once and reuse it.
     """
@@ -331,7 +361,7 @@ def graph_path(
     size = _check_code(code_a, "code_a").shape[0]
     _check_code(code_b, "code_b", size)
     _check_codes(codes, "codes", size)
-    return NeighbourGraph(n_neighbors=n_neighbors).fit(codes).path(code_a, code_b, steps)
+    return NeighbourGraph(n_neighbors=n_neighbors, power=power).fit(codes).path(code_a, code_b, steps)
 
 
 # ---------------------------------------------------------------------------- density path
@@ -429,3 +459,182 @@ def smoothness(frames: np.ndarray) -> float:
     sizes = step_sizes(frames)
     mean = sizes.mean()
     return 1.0 if mean == 0.0 else float(sizes.max() / mean)
+
+
+# ---------------------------------------------------------------------------- many pairs
+
+
+def _check_images(images: object, name: str) -> np.ndarray:
+    hint = "pass a batch of images (n, height, width, channels) in [0, 1]"
+    if np.ndim(images) != 4 or np.shape(images)[0] == 0:
+        raise ValueError(
+            f"{name}: expected a 4-D batch (n, height, width, channels), got shape {np.shape(images)}; {hint}"
+        )
+    return _finite_array(images, name, hint).astype(np.float32)
+
+
+def walks(
+    images_a: np.ndarray,
+    images_b: np.ndarray,
+    path: Callable[..., np.ndarray],
+    steps: int = 10,
+    *,
+    encode: Callable[[np.ndarray], np.ndarray] | None = None,
+    decode: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> np.ndarray:
+    """Frames of the walk from each ``images_a[i]`` to ``images_b[i]``: (pairs, steps, *image shape).
+
+    ``path(a, b, steps)`` walks between two codes, e.g. `linear`; ``encode`` and ``decode`` map
+    batches of images to codes and back (an autoencoder's), each called once for all pairs.
+    Without them the path walks between the images themselves (`crossfade`). float32.
+    """
+    steps = _check_steps(steps)
+    a_img = _check_images(images_a, "images_a")
+    b_img = _check_images(images_b, "images_b")
+    if a_img.shape != b_img.shape:
+        raise ValueError(
+            f"images_b: expected the shape of images_a {a_img.shape}, got {b_img.shape}; pass one image B per image A"
+        )
+    if not callable(path):
+        raise ValueError(
+            f"path: expected a callable (a, b, steps) -> (steps, ...), got {type(path).__name__}; pass e.g. linear"
+        )
+    if (encode is None) != (decode is None):
+        raise ValueError(
+            "encode, decode: expected both (to walk in code space) or neither (to walk in pixel space), "
+            "got one; pass e.g. encode=model.encode, decode=model.decode"
+        )
+    n = len(a_img)
+    ends = np.concatenate([a_img, b_img]) if encode is None else np.asarray(encode(np.concatenate([a_img, b_img])))
+    points = np.stack([np.asarray(path(ends[i], ends[n + i], steps), dtype=np.float32) for i in range(n)])
+    if points.shape[:2] != (n, steps):
+        raise ValueError(
+            f"path: expected (steps, ...) = ({steps}, ...) per pair, got {points.shape[1:]}; check the path function"
+        )
+    if decode is None:
+        return points
+    frames = np.asarray(decode(points.reshape(n * steps, *points.shape[2:])), dtype=np.float32)
+    return frames.reshape(n, steps, *frames.shape[1:])
+
+
+@dataclass(frozen=True)
+class PathScores:
+    """What `evaluate_paths` measured on the walks of one method, pair by pair."""
+
+    frames: np.ndarray
+    """Decoded walks, (pairs, steps, height, width, channels); frames[:, 0] is A's end, frames[:, -1] B's."""
+    probabilities: np.ndarray
+    """The classifier's class probabilities for every frame, (pairs, steps, classes)."""
+    classes_a: np.ndarray
+    """The classifier's class of each image A (pairs,), and of each image B below."""
+    classes_b: np.ndarray
+    endpoint_mse: np.ndarray
+    """Pixel MSE of the first frame against A and of the last against B, (pairs, 2)."""
+
+    @property
+    def inner_frames(self) -> np.ndarray:
+        """The frames strictly between the ends, as one batch (pairs * (steps - 2), H, W, C)."""
+        return self.frames[:, 1:-1].reshape(-1, *self.frames.shape[2:])
+
+    @property
+    def confidence(self) -> np.ndarray:
+        """Top class probability of every frame, (pairs, steps)."""
+        return self.probabilities.max(axis=2)
+
+    def summary(self) -> dict[str, float]:
+        """One number per criterion, averaged over pairs (inner frames only where it says so)."""
+        inner = self.probabilities[:, 1:-1]
+        predicted = inner.argmax(axis=2)
+        elsewhere = (predicted != self.classes_a[:, None]) & (predicted != self.classes_b[:, None])
+        sizes = np.stack([step_sizes(f) for f in self.frames])
+        span = np.linalg.norm((self.frames[:, -1] - self.frames[:, 0]).reshape(len(sizes), -1), axis=1)
+        return {
+            "confidence": float(inner.max(axis=2).mean()),
+            "lowest confidence": float(inner.max(axis=2).min(axis=1).mean()),
+            "third class": float(elsewhere.mean()),
+            "smoothness": float(np.mean([smoothness(f) for f in self.frames])),
+            "detour": float(np.mean(sizes.sum(axis=1) / np.maximum(span, np.finfo(float).tiny))),
+            "endpoint MSE": float(self.endpoint_mse.mean()),
+        }
+
+
+def evaluate_paths(
+    images_a: np.ndarray,
+    images_b: np.ndarray,
+    path: Callable[..., np.ndarray],
+    *,
+    classify: Callable[[np.ndarray], np.ndarray],
+    steps: int = 10,
+    encode: Callable[[np.ndarray], np.ndarray] | None = None,
+    decode: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> PathScores:
+    """Walk every pair (see `walks`) and score the walks: class probabilities of each frame,
+    the classes of A and B, and how well the ends reproduce A and B.
+
+    ``classify`` maps a batch of images to class probabilities (n, classes), e.g. an
+    evaluation classifier's ``predict``; it is called once on all frames and once on A and B.
+    """
+    if not callable(classify):
+        raise ValueError(
+            f"classify: expected a callable images -> probabilities (n, classes), got {type(classify).__name__}; "
+            "pass e.g. lambda x: evaluator.features(x)[1]"
+        )
+    frames = walks(images_a, images_b, path, steps, encode=encode, decode=decode)
+    n, steps = frames.shape[:2]
+    a_img = np.asarray(images_a, dtype=np.float32)
+    b_img = np.asarray(images_b, dtype=np.float32)
+    probabilities = np.asarray(classify(frames.reshape(n * steps, *frames.shape[2:])), dtype=np.float64)
+    ends = np.asarray(classify(np.concatenate([a_img, b_img])), dtype=np.float64)
+    if probabilities.ndim != 2 or probabilities.shape[0] != n * steps or ends.shape != (2 * n, probabilities.shape[1]):
+        raise ValueError(
+            f"classify: expected probabilities (n, classes) with one row per image, got {probabilities.shape} "
+            f"for {n * steps} images; pass the classifier's softmax output"
+        )
+    mse = lambda x, y: ((x - y) ** 2).reshape(n, -1).mean(axis=1)  # noqa: E731
+    errors = np.stack([mse(frames[:, 0], a_img), mse(frames[:, -1], b_img)], axis=1)
+    return PathScores(
+        frames=frames,
+        probabilities=probabilities.reshape(n, steps, -1),
+        classes_a=ends[:n].argmax(axis=1),
+        classes_b=ends[n:].argmax(axis=1),
+        endpoint_mse=errors.astype(np.float64),
+    )
+
+
+def path_table(
+    scores: dict[str, PathScores], *, realism: Callable[[np.ndarray, str], pd.DataFrame] | None = None
+) -> pd.DataFrame:
+    """One row per method: `PathScores.summary`, and, if given, the ``realism(images, name)`` row
+    (e.g. an Evaluator's ``score``) of the method's inner frames."""
+    if not isinstance(scores, dict) or not scores or not all(isinstance(s, PathScores) for s in scores.values()):
+        raise ValueError(
+            "scores: expected a non-empty dict {method name: PathScores}; "
+            "pass {name: evaluate_paths(...)} for each method"
+        )
+    table = pd.DataFrame({name: s.summary() for name, s in scores.items()}).T
+    table.index.name = "method"
+    if realism is not None:
+        rows = pd.concat([realism(s.inner_frames, name) for name, s in scores.items()])
+        # Columns both measure (the classifier's confidence) are the same numbers: keep one.
+        table = table.join(rows.drop(columns=table.columns.intersection(rows.columns)))
+    return table
+
+
+def rank_methods(table: pd.DataFrame, criteria: dict[str, str]) -> pd.DataFrame:
+    """Rank of every method (1 = best) on each criterion, with "lower" or "higher" better, and
+    their mean rank; best mean rank first. Ties share the better rank."""
+    if not isinstance(criteria, dict) or not criteria:
+        raise ValueError("criteria: expected a non-empty dict {column: 'lower' or 'higher'}, "
+                         f"got {criteria!r}; pass e.g. {{'fid': 'lower', 'confidence': 'higher'}}")
+    for column, better in criteria.items():
+        if column not in table.columns:
+            raise ValueError(f"criteria: {column!r} is not a column of the table, which has "
+                             f"{list(table.columns)}; pass columns of a path_table")
+        if better not in ("lower", "higher"):
+            raise ValueError(f"criteria[{column!r}]: expected 'lower' or 'higher', got {better!r}")
+    ranks = pd.DataFrame({
+        column: table[column].astype(float).rank(ascending=better == "lower", method="min").astype(int)
+        for column, better in criteria.items()
+    })
+    ranks["mean rank"] = ranks.mean(axis=1)
+    return ranks.sort_values("mean rank", kind="stable")

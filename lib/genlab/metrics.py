@@ -230,6 +230,23 @@ def density_coverage(real: np.ndarray, fake: np.ndarray, *, k: int = 5) -> tuple
     return r["density"], r["coverage"]
 
 
+def _inside_real_balls(real: np.ndarray, real_radii: np.ndarray, fake: np.ndarray) -> np.ndarray:
+    """Whether each fake row lies in some real row's k-NN ball: the per-row flags behind precision."""
+    inside = np.zeros(len(fake), dtype=bool)
+    start = 0
+    for dist in pairwise_distances_chunked(real, fake, working_memory=_WORKING_MEMORY_MB):
+        inside |= (dist <= real_radii[start:start + len(dist), None]).any(axis=0)
+        start += len(dist)
+    return inside
+
+
+def inside_real_manifold(real: np.ndarray, fake: np.ndarray, *, k: int = 5) -> np.ndarray:
+    """Per fake row: does it fall inside the real k-NN manifold? Boolean (n_fake,); its mean is precision."""
+    real, fake = _check_pair(real, fake, "real", "fake", min_rows=1)
+    _check_k(k, len(real), "real")
+    return _inside_real_balls(real, _real_radii(real, k), fake)
+
+
 # ----------------------------------------------------------------------------- class balance
 def class_balance(probabilities: np.ndarray, reference_labels: np.ndarray) -> dict:
     """Predicted-class histogram, its total variation from the reference labels' balance, mean confidence."""
@@ -269,7 +286,8 @@ def nearest_neighbour_distances(images: np.ndarray, reference_images: np.ndarray
                                 ) -> np.ndarray:
     """Euclidean pixel distance from each image to its nearest reference image, shape (n,).
 
-    reference_images may also be a NearestNeighbors index already fitted on flattened images.
+    Works as well on codes (n, code_size). reference_images may also be a NearestNeighbors
+    index already fitted on flattened images.
     """
     x = _flatten_pixels(images, "images")
     if isinstance(reference_images, NearestNeighbors):
@@ -306,6 +324,79 @@ def copying_summary(distances: np.ndarray, heldout_distances: np.ndarray) -> dic
         "nn_ratio": float(np.median(d) / median_h) if median_h > 0 else float("nan"),
         "copying": bool(share > COPY_FLAG_SHARE),
     }
+
+
+# ----------------------------------------------------------------------------- code space
+def _check_bins(bins: int) -> int:
+    if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)) or bins < 2:
+        raise ValueError(f"bins: expected an integer >= 2 (grid cells per dimension), got {bins!r}")
+    return int(bins)
+
+
+def pair_occupancy(codes: np.ndarray, bins: int = 20) -> np.ndarray:
+    """Share of the cells of a bins x bins grid over each pair of dimensions' [min, max] box that
+    hold at least one code, shape (d, d) with a NaN diagonal; 1 means the codes fill that 2-D box."""
+    x = _check_features(codes, "codes")
+    bins = _check_bins(bins)
+    low, span = x.min(axis=0), np.ptp(x, axis=0)
+    span[span == 0] = 1.0  # a constant dimension: every code falls in its first cell
+    cells = np.clip(((x - low) / span * bins).astype(np.int64), 0, bins - 1)
+    d = x.shape[1]
+    shares = np.full((d, d), np.nan)
+    for i in range(d):
+        for j in range(i + 1, d):
+            # bincount over cell numbers is ~10x faster than np.unique or histogram2d here.
+            filled = np.count_nonzero(np.bincount(cells[:, i] * bins + cells[:, j],
+                                                  minlength=bins * bins))
+            shares[i, j] = shares[j, i] = filled / bins ** 2
+    return shares
+
+
+def central_width(codes: np.ndarray, mass: float = 0.9) -> np.ndarray:
+    """Width of the middle `mass` of each dimension's values as a share of its [min, max] range,
+    shape (code_size,): `mass` for uniform values, less when they crowd the middle of the box."""
+    x = _check_features(codes, "codes")
+    if not 0 < mass < 1:
+        raise ValueError(f"mass: expected a share strictly between 0 and 1, got {mass!r}; "
+                         "pass e.g. 0.9 for the middle 90 %")
+    tail = 50.0 * (1.0 - mass)
+    low, high = np.percentile(x, [tail, 100.0 - tail], axis=0)
+    span = np.ptp(x, axis=0)
+    # A constant dimension has no spread at all: width 0 of a zero range counts as 0.
+    return np.divide(high - low, span, out=np.zeros_like(span), where=span > 0)
+
+
+def share_near_data(distances: np.ndarray, reference_distances: np.ndarray,
+                    percentile: float = 99.0) -> float:
+    """Share of `distances` (to the nearest training code) no larger than the given percentile of
+    `reference_distances` (those of real held-out codes): ≈ percentile/100 for real codes."""
+    d = np.asarray(distances, dtype=np.float64)
+    h = np.asarray(reference_distances, dtype=np.float64)
+    for name, x in (("distances", d), ("reference_distances", h)):
+        if x.ndim != 1 or x.size == 0 or not np.all(np.isfinite(x)) or x.min() < 0:
+            raise ValueError(f"{name}: expected a non-empty 1-D array of finite distances >= 0, "
+                             f"got shape {x.shape}; pass nearest_neighbour_distances(...) output")
+    if not 0 < percentile <= 100:
+        raise ValueError(f"percentile: expected a number in (0, 100], got {percentile!r}")
+    return float(np.mean(d <= np.percentile(h, percentile)))
+
+
+def nearest_class_shares(codes: np.ndarray, reference_codes: np.ndarray,
+                         reference_labels: np.ndarray) -> np.ndarray:
+    """Share of codes whose nearest reference code has each label, shape (n_classes,).
+
+    For uniform samples of a box this is each class's share of the box's volume.
+    """
+    codes, reference = _check_pair(codes, reference_codes, "codes", "reference_codes", min_rows=1)
+    labels = np.asarray(reference_labels)
+    if (labels.shape != (len(reference),) or not np.issubdtype(labels.dtype, np.integer)
+            or labels.min() < 0):
+        raise ValueError(f"reference_labels: expected {len(reference)} integer labels >= 0, one "
+                         f"per reference code, got shape {labels.shape}, dtype {labels.dtype}; "
+                         "pass class indices, not one-hot vectors")
+    index = NearestNeighbors(n_neighbors=1, algorithm="brute").fit(reference)
+    nearest = index.kneighbors(codes, return_distance=False)[:, 0]
+    return np.bincount(labels[nearest], minlength=labels.max() + 1) / len(codes)
 
 
 # ----------------------------------------------------------------------------- Evaluator
@@ -430,6 +521,16 @@ class Evaluator:
                                    self.heldout_distances_))
         lap("copying")
         return pd.DataFrame([row], index=pd.Index([name], name="name"))[SCORE_COLUMNS]
+
+    def per_image(self, images: np.ndarray) -> pd.DataFrame:
+        """One row per image: predicted class, classifier confidence, and whether the image lies
+        inside the real k-NN manifold (the flag whose mean is `score`'s precision)."""
+        feats, probs = self.features(images)
+        return pd.DataFrame({
+            "predicted": probs.argmax(axis=1),
+            "confidence": probs.max(axis=1),
+            "inside_real_manifold": _inside_real_balls(self.prdc_features_, self.prdc_radii_, feats),
+        })
 
     def floor(self, n: int, seed: int = 0, name: str = "real held-out") -> pd.DataFrame:
         """Score n real held-out images (fixed seed): the best a generator can hope for at this n."""

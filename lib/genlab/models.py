@@ -1,7 +1,8 @@
-"""The book's models: a fully connected and a convolutional autoencoder, and an evaluation CNN.
+"""The book's models: dense, variational and convolutional autoencoders, and an evaluation CNN.
 
 Each autoencoder is a model named ``autoencoder`` made of two sub-models, ``encoder`` (image to
-code) and ``decoder`` (code to image), so either half can be used alone.
+code) and ``decoder`` (code to image), so either half can be used alone. The variational one's
+``encoder`` gives the mean code; its sub-model ``encoder_log_var`` gives the log-variance.
 """
 
 from __future__ import annotations
@@ -10,9 +11,15 @@ from dataclasses import dataclass
 from typing import Callable
 
 import keras
-from keras import layers
+import tensorflow as tf
+from keras import layers, ops
 
-__all__ = ["MODELS", "ModelKind", "dense_autoencoder", "conv_autoencoder", "classifier"]
+# In Jupyter, TensorFlow's logger otherwise switches itself to INFO on stdout at first use, and
+# its retracing notes would land in the stored outputs.
+tf.get_logger().setLevel("ERROR")
+
+__all__ = ["MODELS", "ModelKind", "dense_autoencoder", "variational_autoencoder", "Sampling",
+           "conv_autoencoder", "classifier"]
 
 
 def dense_autoencoder(
@@ -22,26 +29,71 @@ def dense_autoencoder(
 ) -> keras.Model:
     """Fully connected autoencoder: image -> hidden layers -> code -> mirrored layers -> image."""
     _check_code_size(code_size)
-    pixels = image_shape[0] * image_shape[1] * image_shape[2]
-
-    image = keras.Input(image_shape, name="image")
-    x = layers.Flatten(name="flatten")(image)
-    for i, units in enumerate(hidden):
-        x = layers.Dense(units, activation="relu", name=f"dense_{i}")(x)
+    image, x = _dense_trunk(image_shape, hidden)
     # A linear code: nothing bounds or squashes it, which is what makes "sampling" it hard.
     code = layers.Dense(code_size, name="code")(x)
     encoder = keras.Model(image, code, name="encoder")
+    return _join(encoder, _dense_decoder(image_shape, code_size, hidden), image_shape)
 
-    code_in = keras.Input((code_size,), name="code")
-    x = code_in
-    for i, units in enumerate(reversed(hidden)):
-        x = layers.Dense(units, activation="relu", name=f"dense_{i}")(x)
-    # Sigmoid keeps every pixel in [0, 1], the range of the data, and pairs with cross-entropy.
-    x = layers.Dense(pixels, activation="sigmoid", name="pixels")(x)
-    decoded = layers.Reshape(image_shape, name="image")(x)
-    decoder = keras.Model(code_in, decoded, name="decoder")
 
-    return _join(encoder, decoder, image_shape)
+@keras.saving.register_keras_serializable(package="genlab")
+class Sampling(layers.Layer):
+    """Draws z = mean + exp(log_var / 2) * noise and adds the KL divergence to N(0, I) as a loss.
+
+    ``kl_weight`` scales the per-image KL (summed over code dimensions, averaged over the batch).
+    Outside training it returns the mean, so evaluation and reconstructions are deterministic.
+    """
+
+    def __init__(self, kl_weight: float = 1.0, seed: int = 0, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.kl_weight = float(kl_weight)
+        self.seed = int(seed)
+        # A layer-owned seed generator: the draws repeat run to run, and the layer serialises.
+        self.seed_generator = keras.random.SeedGenerator(self.seed)
+
+    def call(self, inputs, training=None):
+        mean, log_var = inputs
+        kl = -0.5 * ops.sum(1.0 + log_var - ops.square(mean) - ops.exp(log_var), axis=-1)
+        self.add_loss(self.kl_weight * ops.mean(kl))
+        if not training:
+            return mean
+        noise = keras.random.normal(ops.shape(mean), seed=self.seed_generator)
+        return mean + ops.exp(0.5 * log_var) * noise
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "kl_weight": self.kl_weight, "seed": self.seed}
+
+
+def variational_autoencoder(
+    image_shape: tuple[int, int, int] = (28, 28, 1),
+    code_size: int = 32,
+    hidden: tuple[int, ...] = (512, 256),
+    beta: float = 1.0,
+    seed: int = 0,
+) -> keras.Model:
+    """The fully connected autoencoder made variational: codes are pushed towards N(0, I).
+
+    ``encoder`` maps images to the mean code, ``encoder_log_var`` (same hidden layers) to the
+    log-variance; ``decoder`` is the dense autoencoder's. The KL term is divided by the number
+    of pixels because the compiled loss is a per-pixel mean: with ``beta=1`` the total is the
+    negative ELBO per pixel.
+    """
+    _check_code_size(code_size)
+    if not (isinstance(beta, (int, float)) and not isinstance(beta, bool) and beta >= 0):
+        raise ValueError(f"beta: expected a number >= 0 (the weight of the KL term), got "
+                         f"{beta!r}; pass beta=1.0 for the standard VAE.")
+    image, x = _dense_trunk(image_shape, hidden)
+    mean = layers.Dense(code_size, name="code_mean")(x)
+    log_var = layers.Dense(code_size, name="code_log_var")(x)
+    encoder = keras.Model(image, mean, name="encoder")
+    encoder_log_var = keras.Model(image, log_var, name="encoder_log_var")
+    decoder = _dense_decoder(image_shape, code_size, hidden)
+
+    pixels = image_shape[0] * image_shape[1] * image_shape[2]
+    image_in = keras.Input(image_shape, name="image")
+    code = Sampling(kl_weight=beta / pixels, seed=seed, name="sampling")(
+        [encoder(image_in), encoder_log_var(image_in)])
+    return keras.Model(image_in, decoder(code), name="autoencoder")
 
 
 def conv_autoencoder(
@@ -107,9 +159,31 @@ class ModelKind:
 
 MODELS: dict[str, ModelKind] = {
     "dense": ModelKind(dense_autoencoder, "images", "binary_crossentropy", ("mse",)),
+    "vae": ModelKind(variational_autoencoder, "images", "binary_crossentropy", ("mse",)),
     "conv": ModelKind(conv_autoencoder, "images", "binary_crossentropy", ("mse",)),
     "classifier": ModelKind(classifier, "labels", "sparse_categorical_crossentropy", ("accuracy",)),
 }
+
+
+def _dense_trunk(image_shape, hidden) -> tuple:
+    """The encoder's input and its hidden layers' output (flatten, then ReLU Dense layers)."""
+    image = keras.Input(image_shape, name="image")
+    x = layers.Flatten(name="flatten")(image)
+    for i, units in enumerate(hidden):
+        x = layers.Dense(units, activation="relu", name=f"dense_{i}")(x)
+    return image, x
+
+
+def _dense_decoder(image_shape, code_size: int, hidden) -> keras.Model:
+    """Code -> the hidden layers mirrored -> pixels, as a model named ``decoder``."""
+    pixels = image_shape[0] * image_shape[1] * image_shape[2]
+    code_in = keras.Input((code_size,), name="code")
+    x = code_in
+    for i, units in enumerate(reversed(hidden)):
+        x = layers.Dense(units, activation="relu", name=f"dense_{i}")(x)
+    # Sigmoid keeps every pixel in [0, 1], the range of the data, and pairs with cross-entropy.
+    x = layers.Dense(pixels, activation="sigmoid", name="pixels")(x)
+    return keras.Model(code_in, layers.Reshape(image_shape, name="image")(x), name="decoder")
 
 
 def _join(encoder: keras.Model, decoder: keras.Model, image_shape) -> keras.Model:

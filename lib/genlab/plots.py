@@ -1,8 +1,10 @@
-"""Figures the book draws more than once. Every helper takes ``ax=None`` and returns its Axes."""
+"""Figures the book draws more than once. Every helper takes ``ax=None`` and returns its Axes,
+except ``walk_animation``, which returns the bytes of an animated GIF."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+import io
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -12,7 +14,9 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = ["use_book_style", "image_grid", "class_examples", "training_curves", "compare_rows",
-           "distributions", "scoreboard", "class_balance"]
+           "distributions", "scoreboard", "class_balance", "correlation_matrix", "marginals",
+           "codes_by_class", "decoded_plane", "metric_lines", "along_path", "walk_animation",
+           "dataset_comparison"]
 
 
 def use_book_style() -> None:
@@ -160,11 +164,12 @@ def scoreboard(
     for ax, column in zip(axes, columns):
         values = table[column].astype(float).to_numpy()
         ax.barh(names, values, color=sns.color_palette()[0])
-        ax.invert_yaxis()
         better = "lower" if column in _LOWER_IS_BETTER else "higher"
         ax.set_title(f"{column} ({better} is better)")
         if column in ("fid", "kid") and (values > 0).all():
             ax.set_xscale("log")
+    if not axes[0].yaxis_inverted():  # the panels share it: the table's first row on top
+        axes[0].invert_yaxis()
     return axes
 
 
@@ -190,5 +195,297 @@ def class_balance(
                width, label=name)
     ax.set_xticks(positions, class_names)
     ax.set(ylabel="share of images")
+    ax.legend()
+    return ax
+
+
+def correlation_matrix(codes: np.ndarray, *, ax: plt.Axes | None = None) -> plt.Axes:
+    """Heatmap of the Pearson correlations between code dimensions (-1 blue, 0 white, +1 red)."""
+    codes = np.asarray(codes, dtype=np.float64)
+    if codes.ndim != 2 or codes.shape[0] < 2 or codes.shape[1] < 2:
+        raise ValueError(f"codes: expected a 2-D array (n, code_size) with n >= 2 and code_size "
+                         f">= 2, got shape {codes.shape}; pass the encoder's output for a batch")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.5, 4.5))
+    # A label on every 4th dimension or so: all 32 would overlap.
+    step = max(1, codes.shape[1] // 8)
+    sns.heatmap(np.corrcoef(codes, rowvar=False), vmin=-1, vmax=1, cmap="RdBu_r", square=True,
+                ax=ax, cbar_kws={"label": "correlation"}, xticklabels=step, yticklabels=step)
+    ax.set(xlabel="code dimension", ylabel="code dimension")
+    return ax
+
+
+def marginals(
+    codes: np.ndarray,
+    dims: Sequence[int],
+    *,
+    axes: Sequence[plt.Axes] | None = None,
+) -> np.ndarray:
+    """Histogram of each chosen code dimension, with the uniform density over its [min, max] that
+    the uniform-box sampler assumes drawn as a dashed line."""
+    codes = np.asarray(codes, dtype=np.float64)
+    if codes.ndim != 2 or not all(0 <= d < codes.shape[1] for d in dims):
+        raise ValueError(f"dims: expected column numbers of codes (shape {codes.shape}), got "
+                         f"{list(dims)}; pick dimensions between 0 and code_size - 1")
+    if axes is None:
+        _, axes = plt.subplots(1, len(dims), figsize=(2.6 * len(dims), 2.4))
+    axes = np.atleast_1d(axes)
+    for ax, d in zip(axes, dims):
+        values = codes[:, d]
+        low, high = values.min(), values.max()
+        ax.hist(values, bins=60, density=True, color=sns.color_palette()[0])
+        ax.hlines(1 / (high - low), low, high, colors="black", linestyles="--",
+                  label="uniform box")
+        ax.set(title=f"dimension {d}", yticks=[])
+    axes[0].legend(loc="upper left", fontsize="small")
+    return axes
+
+
+def codes_by_class(
+    codes: np.ndarray,
+    labels: np.ndarray,
+    class_names: Sequence[str],
+    *,
+    ax: plt.Axes | None = None,
+    dims: tuple[int, int] | None = None,
+    max_points: int = 5000,
+    seed: int = 0,
+    legend: bool = True,
+) -> plt.Axes:
+    """Scatter of codes coloured by class: code dimensions ``dims`` if given, the codes themselves
+    if they have 2 dimensions, else their first two principal components; at most
+    ``max_points`` (a fixed-seed subsample)."""
+    from sklearn.decomposition import PCA
+
+    codes = np.asarray(codes, dtype=np.float64)
+    labels = np.asarray(labels)
+    if codes.ndim != 2 or codes.shape[1] < 2 or labels.shape != (len(codes),):
+        raise ValueError(f"codes, labels: expected codes (n, code_size >= 2) and n labels, got "
+                         f"shapes {codes.shape} and {labels.shape}; pass one label per code")
+    if dims is not None:
+        if len(dims) != 2 or not all(0 <= d < codes.shape[1] for d in dims):
+            raise ValueError(f"dims: expected two column numbers of codes (shape {codes.shape}), "
+                             f"got {dims!r}; pick dimensions between 0 and code_size - 1")
+        points = codes[:, list(dims)]
+        axis_names = tuple(f"code dimension {d}" for d in dims)
+    elif codes.shape[1] == 2:
+        points, axis_names = codes, ("code dimension 0", "code dimension 1")
+    else:
+        points = PCA(2, random_state=seed).fit_transform(codes)
+        axis_names = ("principal component 1", "principal component 2")
+    rows = np.sort(np.random.default_rng(seed).permutation(len(points))[:max_points])
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 4.5))
+    palette = sns.color_palette("tab10", len(class_names))
+    for k, name in enumerate(class_names):
+        mine = rows[labels[rows] == k]
+        ax.scatter(points[mine, 0], points[mine, 1], s=3, color=palette[k], label=name,
+                   alpha=0.6, rasterized=True)
+    ax.set(xlabel=axis_names[0], ylabel=axis_names[1])
+    if legend:
+        ax.legend(markerscale=4, fontsize="small", loc="center left", bbox_to_anchor=(1, 0.5))
+    return ax
+
+
+def decoded_plane(
+    decode: Callable[[np.ndarray], np.ndarray],
+    low: Sequence[float],
+    high: Sequence[float],
+    steps: int = 15,
+    *,
+    ax: plt.Axes | None = None,
+) -> plt.Axes:
+    """Decode a steps x steps grid of 2-number codes spanning [low, high] and tile the images at
+    their codes' positions, so the axes are in code units (compare with ``codes_by_class``)."""
+    low, high = np.asarray(low, dtype=np.float64), np.asarray(high, dtype=np.float64)
+    if low.shape != (2,) or high.shape != (2,) or not np.all(high > low):
+        raise ValueError(f"low, high: expected two corners of a 2-D box with high > low, got "
+                         f"{low.tolist()} and {high.tolist()}; pass codes.min(0), codes.max(0) "
+                         "of 2-number codes")
+    # Top row of the tiled picture = largest second coordinate, as on a scatter plot.
+    xs = np.linspace(low[0], high[0], steps)
+    ys = np.linspace(high[1], low[1], steps)
+    grid = np.stack(np.meshgrid(xs, ys), axis=-1).reshape(-1, 2).astype(np.float32)
+    images = np.asarray(decode(grid))
+    n, h, w, c = images.shape
+    canvas = (images.reshape(steps, steps, h, w, c).transpose(0, 2, 1, 3, 4)
+              .reshape(steps * h, steps * w, c))
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 5))
+    # Each tile is centred on its code: the picture extends half a step beyond the box.
+    half = (high - low) / (steps - 1) / 2
+    ax.imshow(canvas.squeeze(-1) if c == 1 else canvas, cmap="gray_r" if c == 1 else None,
+              vmin=0, vmax=1, extent=(low[0] - half[0], high[0] + half[0],
+                                      low[1] - half[1], high[1] + half[1]),
+              aspect="auto", interpolation="nearest")
+    ax.grid(False)
+    ax.set(xlabel="code dimension 0", ylabel="code dimension 1")
+    return ax
+
+
+def metric_lines(
+    table: "pd.DataFrame",
+    x: str,
+    columns: Sequence[str],
+    *,
+    hue: str | None = None,
+    axes: Sequence[plt.Axes] | None = None,
+    logx: bool = False,
+) -> np.ndarray:
+    """One panel per column of ``table``: the column against column ``x`` (points joined in order
+    of x), one line per value of column ``hue`` if given."""
+    missing = [c for c in [x, *columns, *([hue] if hue else [])] if c not in table.columns]
+    if missing:
+        raise ValueError(f"x, columns, hue: {missing} are not columns of the table, which has "
+                         f"{list(table.columns)}; reset_index() first if they are index levels")
+    if axes is None:
+        # Constrained layout leaves room for the legend outside the last panel.
+        _, axes = plt.subplots(1, len(columns), figsize=(3.6 * len(columns) + (2 if hue else 0), 3),
+                               layout="constrained")
+    axes = np.atleast_1d(axes)
+    groups = [(None, table)] if hue is None else list(table.groupby(hue, sort=False))
+    for ax, column in zip(axes, columns):
+        for (name, part), colour in zip(groups, sns.color_palette()):
+            part = part.sort_values(x)
+            ax.plot(part[x], part[column], marker="o", color=colour, label=name)
+        ax.set(xlabel=x, ylabel=column)
+        if logx:
+            ax.set_xscale("log", base=2)
+    if hue is not None:
+        axes[-1].legend(title=hue, fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1))
+    return axes
+
+
+def along_path(
+    values: dict[str, np.ndarray],
+    *,
+    ax: plt.Axes | None = None,
+    ylabel: str = "",
+) -> plt.Axes:
+    """Mean over pairs of a per-step quantity (pairs, steps), one line per method, A to B."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 3.5))
+    for (name, v), colour in zip(values.items(), sns.color_palette(n_colors=max(len(values), 10))):
+        v = np.asarray(v, dtype=float)
+        if v.ndim != 2 or v.shape[1] < 2:
+            raise ValueError(f"values[{name!r}]: expected an array (pairs, steps) with steps >= 2, "
+                             f"got shape {v.shape}; pass one row per walk, one column per step")
+        ax.plot(np.arange(v.shape[1]), v.mean(axis=0), marker="o", markersize=4, color=colour,
+                label=name)
+    steps = v.shape[1]
+    ax.set_xticks(np.arange(steps), ["A", *map(str, range(1, steps - 1)), "B"])
+    ax.set(xlabel="step", ylabel=ylabel)
+    ax.legend(fontsize="small", loc="best")
+    return ax
+
+
+def walk_animation(
+    walks: dict[str, np.ndarray],
+    *,
+    scale: int = 2,
+    ncols: int | None = None,
+    frame_ms: int = 250,
+    pause_ms: int = 1000,
+    levels: int = 16,
+) -> bytes:
+    """Animated GIF of walks played side by side, one labelled panel each, from A to B (looping).
+
+    ``walks`` maps a label to frames (steps, H, W, C) in [0, 1]; every walk has the same steps.
+    Pixels are enlarged ``scale`` times and rounded to ``levels`` grey levels (or colours), which
+    keeps the file small. The bytes depend only on the inputs; show them with
+    ``IPython.display.Image(data=gif, format="gif")``.
+    """
+    from PIL import Image, ImageDraw, ImageFont
+
+    if not isinstance(walks, dict) or not walks:
+        raise ValueError("walks: expected a non-empty dict {label: frames (steps, H, W, C)}, got "
+                         f"{type(walks).__name__}; pass e.g. {{'linear': frames}}")
+    shapes = {name: np.shape(f) for name, f in walks.items()}
+    first = next(iter(shapes.values()))
+    if len(first) != 4 or first[0] < 2 or first[-1] not in (1, 3) or len(set(shapes.values())) != 1:
+        raise ValueError(f"walks: expected frames of one shape (steps >= 2, H, W, 1 or 3) for "
+                         f"every walk, got shapes {shapes}; decode every walk with the same steps")
+    ncols = len(walks) if ncols is None else ncols
+    for name, value in (("scale", scale), ("ncols", ncols), ("frame_ms", frame_ms),
+                        ("pause_ms", pause_ms)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name}: expected a positive int, got {value!r}")
+    if (isinstance(levels, bool) or not isinstance(levels, (int, np.integer))
+            or not 2 <= levels <= 256):
+        raise ValueError(f"levels: expected an int in [2, 256], got {levels!r}; use e.g. 16")
+    steps, h, w, c = first
+    nrows = -(-len(walks) // ncols)
+    font = ImageFont.load_default(size=11)
+    label_h = 16
+    panel_w = max(w * scale, *(int(font.getlength(name)) + 4 for name in walks)) + 6
+    panel_h = label_h + h * scale + 6
+    bar_h = 5
+    size = (ncols * panel_w, nrows * panel_h + bar_h + 2)
+
+    background = Image.new("RGB", size, "white")
+    draw = ImageDraw.Draw(background)
+    for i, name in enumerate(walks):
+        r, col = divmod(i, ncols)
+        draw.text((col * panel_w + panel_w / 2, r * panel_h + 2), name, fill="black", font=font,
+                  anchor="ma")
+    # Ink is dark, as in the book's figures (grey images are drawn with gray_r); rounding to a
+    # few levels is what keeps the file small.
+    shades = [np.clip(np.asarray(f, np.float32), 0.0, 1.0) for f in walks.values()]
+    tiles = [np.round((1.0 - x if c == 1 else x) * (levels - 1)) / (levels - 1) for x in shades]
+    pictures = []
+    for t in range(steps):
+        canvas = background.copy()
+        for i, frames in enumerate(tiles):
+            r, col = divmod(i, ncols)
+            pixels = (frames[t] * 255).round().astype(np.uint8)
+            tile = Image.fromarray(pixels.squeeze(-1) if c == 1 else pixels)
+            tile = tile.resize((w * scale, h * scale), Image.Resampling.NEAREST)
+            canvas.paste(tile, (col * panel_w + (panel_w - w * scale) // 2, r * panel_h + label_h))
+        progress = ImageDraw.Draw(canvas)
+        top = size[1] - bar_h - 1
+        progress.rectangle((0, top, size[0] - 1, top + bar_h), fill=(225, 225, 225))
+        progress.rectangle((0, top, round((size[0] - 1) * t / (steps - 1)), top + bar_h),
+                           fill=(80, 80, 80))
+        pictures.append(canvas.convert("L") if c == 1 else
+                        canvas.quantize(256, method=Image.Quantize.MEDIANCUT,
+                                        dither=Image.Dither.NONE))
+    # A pause on A and on B, so that the eye catches both ends before the loop restarts.
+    durations = [pause_ms if t in (0, steps - 1) else frame_ms for t in range(steps)]
+    buffer = io.BytesIO()
+    pictures[0].save(buffer, format="GIF", save_all=True, append_images=pictures[1:],
+                     duration=durations, loop=0)
+    return buffer.getvalue()
+
+
+def dataset_comparison(
+    table: "pd.DataFrame",
+    measure: str = "FID ÷ floor",
+    *,
+    ax: plt.Axes | None = None,
+) -> plt.Axes:
+    """Bars of every row of a ``pipeline.side_by_side`` table whose measure ends with ``measure``,
+    one colour per dataset (its ratio columns left out); FID ratios on a log scale from 1."""
+    names = table.index.get_level_values("measure") if "measure" in (table.index.names or []) \
+        else None
+    rows = table[names.str.endswith(measure)] if names is not None else table.iloc[:0]
+    if rows.empty:
+        raise ValueError(f"measure: no row of the table ends with {measure!r}; pass a "
+                         "pipeline.side_by_side table and a measure it has, e.g. 'FID ÷ floor'.")
+    datasets = [c for c in rows.columns if " ÷ " not in c]
+    labels = [f"{model}: {what.removesuffix(measure).rstrip(': ') or measure}"
+              for model, what in rows.index]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 0.5 * len(rows) * len(datasets) / 2 + 1.2))
+    height = 0.8 / len(datasets)
+    positions = np.arange(len(rows))
+    for i, (name, colour) in enumerate(zip(datasets, sns.color_palette())):
+        ax.barh(positions + (i - (len(datasets) - 1) / 2) * height, rows[name].astype(float),
+                height, color=colour, label=name)
+    ax.set_yticks(positions, labels)
+    ax.invert_yaxis()
+    if "FID" in measure:
+        ax.set_xscale("log")
+        ax.axvline(1.0, color="black", linewidth=1, linestyle="--")
+    ax.set(xlabel=measure)
     ax.legend()
     return ax

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import math
+import time
 import warnings
 from typing import Any
 
@@ -25,12 +26,15 @@ from threadpoolctl import threadpool_limits
 __all__ = [
     "UniformBox",
     "IndependentMarginals",
+    "StandardNormal",
     "Gaussian",
     "GaussianMixture",
     "KernelDensity",
     "Flow",
     "ClassConditional",
     "SAMPLERS",
+    "fit_each",
+    "copy_safe_bandwidth",
 ]
 
 _MIN_ROWS = 2
@@ -163,6 +167,18 @@ class IndependentMarginals(_CodeSampler):
         rows = np.random.default_rng(seed).integers(0, self.values_.shape[0],
                                                     size=(n, self.code_size_))
         return self.values_[rows, np.arange(self.code_size_)]
+
+
+class StandardNormal(_CodeSampler):
+    """N(0, I): the prior a variational autoencoder pushes its codes towards. Nothing to learn."""
+
+    def fit(self, codes: Any, labels: Any = None) -> "StandardNormal":
+        """Check the codes and record their size in ``code_size_``; the density stays N(0, I)."""
+        self.code_size_ = _as_codes(codes).shape[1]
+        return self
+
+    def _sample(self, n: int, seed: int) -> np.ndarray:
+        return np.random.default_rng(seed).standard_normal((n, self.code_size_))
 
 
 # ---------------------------------------------------------------- parametric densities
@@ -598,3 +614,48 @@ SAMPLERS: dict[str, type[_CodeSampler]] = {
     "kernel density": KernelDensity,
     "flow": Flow,
 }
+
+
+def fit_each(samplers: dict[str, Any], codes: Any, labels: Any = None) -> dict[str, float]:
+    """Fit every sampler of a dict on the same codes (and labels); return each fit's seconds."""
+    if not isinstance(samplers, dict) or not samplers:
+        raise ValueError("samplers: expected a non-empty dict of name -> unfitted sampler, got "
+                         f"{type(samplers).__name__}; pass e.g. {{'box': UniformBox()}}")
+    x = _as_codes(codes, min_rows=_MIN_ROWS)  # checked once, not once per sampler
+    seconds = {}
+    for name, sampler in samplers.items():
+        if not hasattr(sampler, "fit"):
+            raise ValueError(f"samplers[{name!r}]: expected a sampler with fit(codes, labels), "
+                             f"got {type(sampler).__name__}")
+        start = time.perf_counter()
+        sampler.fit(x, labels)
+        seconds[name] = time.perf_counter() - start
+    return seconds
+
+
+def copy_safe_bandwidth(codes: Any, heldout_codes: Any, bandwidths: Any = None,
+                        sample_size: int = 2000, seed: int = 0) -> tuple[float, dict[float, float]]:
+    """The smallest KernelDensity bandwidth whose samples are no more often near-copies of
+    training codes than real held-out codes are; also each bandwidth's near-copy share.
+
+    A near-copy lies closer to its nearest training code than 99 % of held-out codes do
+    (``metrics.copying_summary``), so held-out codes score 0.01 by construction.
+    """
+    from genlab import metrics  # here: metrics is not needed to sample
+
+    x = _as_codes(codes, min_rows=_MIN_ROWS)
+    held = _as_codes(heldout_codes, "heldout_codes", code_size=x.shape[1])
+    grid = KernelDensity(bandwidths=bandwidths)._grid()
+    size = _check_positive_int(sample_size, "sample_size")
+    heldout_near = metrics.nearest_neighbour_distances(_subsample(held, size, seed), x)
+    limit = metrics.COPY_PERCENTILE / 100
+    shares = {}
+    for bandwidth in np.sort(grid):
+        drawn = KernelDensity(bandwidth=float(bandwidth)).fit(x).sample(size, seed=seed)
+        near = metrics.nearest_neighbour_distances(drawn, x)
+        shares[float(bandwidth)] = metrics.copying_summary(near, heldout_near)["copy_share"]
+    safe = [b for b, share in shares.items() if share <= limit]
+    if not safe:
+        raise ValueError(f"bandwidths: every bandwidth in {sorted(shares)} gives more near-copies "
+                         f"than held-out codes ({limit:.0%}); add larger bandwidths to the grid")
+    return min(safe), shares

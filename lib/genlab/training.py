@@ -26,13 +26,21 @@ from genlab.models import MODELS
 import keras  # noqa: E402  (after genlab, which quiets TensorFlow before it loads)
 import tensorflow as tf  # noqa: E402
 
-__all__ = ["TrainedModel", "train", "autoencoders", "cache_dir", "set_determinism", "compare",
-           "AUTOENCODERS"]
+__all__ = ["TrainedModel", "train", "autoencoders", "variational_autoencoder", "cache_dir",
+           "set_determinism", "compare", "AUTOENCODERS", "VARIATIONAL", "CIFAR10_AUTOENCODERS"]
 
 # The book's two autoencoders as the training chapter trains them; later chapters load these.
 AUTOENCODERS = {
     "fully connected": dict(kind="dense", epochs=15, code_size=32),
     "convolutional": dict(kind="conv", epochs=5, code_size=32),
+}
+# The variational autoencoder: the fully connected one's shape, epochs and code size, so the two
+# compare; its codes are pushed towards N(0, I), so it is sampled from that prior.
+VARIATIONAL = dict(kind="vae", epochs=15, code_size=32)
+# CIFAR-10's 32 x 32 colour photos hold far more than a digit: its autoencoder is convolutional
+# only, one stride-2 layer deeper (a 4 x 4 grid of 128 filters) and with a code of 256 numbers.
+CIFAR10_AUTOENCODERS = {
+    "convolutional": dict(kind="conv", epochs=10, code_size=256, filters=(32, 64, 128)),
 }
 
 
@@ -175,21 +183,45 @@ def train(
     return TrainedModel(kind, data.name, model, history, seconds, entry, False)
 
 
-def autoencoders(dataset: str | Dataset = "mnist", *, verbose: bool = False) -> dict[str, TrainedModel]:
-    """The book's fully connected and convolutional autoencoders for a dataset (cached).
+def autoencoders(dataset: str | Dataset = "mnist", *, settings: dict[str, dict] | None = None,
+                 verbose: bool = False) -> dict[str, TrainedModel]:
+    """The book's autoencoders for a dataset (cached): ``AUTOENCODERS``, on CIFAR-10
+    ``CIFAR10_AUTOENCODERS``, or those of ``settings`` ({name: ``train`` arguments with kind}).
 
     Quiet by default: one line per model, the same whether it was trained or loaded.
     """
     data = load_dataset(dataset) if isinstance(dataset, str) else dataset
-    models = {}
-    for name, settings in AUTOENCODERS.items():
-        settings = dict(settings)
-        models[name] = trained = train(settings.pop("kind"), data, verbose=verbose, **settings)
-        if not verbose:
-            print(f"{name} autoencoder on {data.name}: code size {trained.code_size}, "
-                  f"{len(trained.history['loss'])} epochs, validation MSE "
-                  f"{trained.history['val_mse'][-1]:.4f}")
-    return models
+    if settings is None:
+        settings = CIFAR10_AUTOENCODERS if data.name == "cifar10" else AUTOENCODERS
+    if not isinstance(settings, dict) or not settings or not all(
+            isinstance(s, dict) and "kind" in s for s in settings.values()):
+        raise ValueError(
+            f"settings: expected a non-empty dict {{name: dict(kind=..., epochs=..., ...)}}, got "
+            f"{settings!r}; pass e.g. {{'convolutional': dict(kind='conv', epochs=5, "
+            "code_size=32)}, or None for the book's autoencoders.")
+    return {name: _book_model(f"{name} autoencoder", model_settings, data, verbose)
+            for name, model_settings in settings.items()}
+
+
+def variational_autoencoder(dataset: str | Dataset = "mnist", *,
+                            verbose: bool = False) -> TrainedModel:
+    """The book's variational autoencoder for a dataset (cached), with the ``VARIATIONAL`` settings.
+
+    Quiet by default: one line, the same whether it was trained or loaded.
+    """
+    data = load_dataset(dataset) if isinstance(dataset, str) else dataset
+    return _book_model("variational autoencoder", VARIATIONAL, data, verbose)
+
+
+def _book_model(title: str, settings: dict, data: Dataset, verbose: bool) -> TrainedModel:
+    """Train or load one of the book's autoencoders; unless verbose, print its one summary line."""
+    settings = dict(settings)
+    trained = train(settings.pop("kind"), data, verbose=verbose, **settings)
+    if not verbose:
+        print(f"{title} on {data.name}: code size {trained.code_size}, "
+              f"{len(trained.history['loss'])} epochs, validation MSE "
+              f"{trained.history['val_mse'][-1]:.4f}")
+    return trained
 
 
 def compare(models: dict[str, TrainedModel], test_images: np.ndarray) -> pd.DataFrame:

@@ -1,0 +1,252 @@
+"""The book's whole experiment on one dataset, as one call: autoencoders, reconstructions,
+samplers fitted on codes, scores and interpolation walks.
+
+``run("fashion_mnist")`` does for Fashion-MNIST what the chapters before do step by step for
+MNIST; the dataset is the only argument that changes. ``side_by_side`` lines up two or more runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+
+from genlab import interpolation, metrics, training
+from genlab.data import Dataset, load_dataset
+from genlab.samplers import Flow, GaussianMixture, StandardNormal, UniformBox
+
+__all__ = ["SAMPLERS", "Results", "run", "side_by_side"]
+
+# Which samplers run() fits on which autoencoder's codes. The uniform box on both plain
+# autoencoders; the better samplers on the convolutional one, the better decoder (on both, a run
+# would take twice as long); the variational autoencoder is sampled from its prior.
+SAMPLERS: dict[str, dict[str, Any]] = {
+    "fully connected": {"uniform box": UniformBox()},
+    "convolutional": {"uniform box": UniformBox(), "Gaussian mixture": GaussianMixture(),
+                      "flow": Flow()},
+    "variational": {"prior": StandardNormal()},
+}
+
+FLOOR = "real test images"
+
+
+@dataclass(frozen=True, eq=False)
+class Results:
+    """What `run` measured on one dataset: tables, a few images of every batch, the walks."""
+
+    dataset: str
+    class_names: tuple[str, ...]
+    n: int
+    """How many images every scored batch holds (the floor too)."""
+    classifier_accuracy: float
+    """Accuracy of the evaluation classifier, which scores everything, on the first n test images."""
+    reconstruction: pd.DataFrame
+    """Per autoencoder, on the first n test images: mean MSE per pixel of their reconstructions,
+    and the classifier's accuracy on those."""
+    scores: pd.DataFrame
+    """`Evaluator.score` rows: the floor, each model's reconstructions, each "model: sampler"."""
+    images: dict[str, np.ndarray]
+    """The first images of each scored batch, by its row name (the floor: the first test images,
+    the ones reconstructed)."""
+    walks: dict[str, interpolation.PathScores]
+    """Per autoencoder: straight-line walks in code space between pairs of test images."""
+    walk_pairs: np.ndarray
+    """The walked pairs: test-image indices (pairs, 2), the same for every autoencoder."""
+    walk_labels: np.ndarray
+    """The classes of those test images (pairs, 2)."""
+
+    @property
+    def models(self) -> list[str]:
+        return list(self.reconstruction.index)
+
+    def fid_over_floor(self) -> pd.Series:
+        """Each row's FID divided by the floor's: 1 is as good as real images at this n."""
+        return self.scores["fid"] / self.scores.loc[FLOOR, "fid"]
+
+    def sampled(self, model: str) -> list[str]:
+        """Names of the samplers run on ``model``'s codes, in the order they were run."""
+        prefix = f"{model}: "
+        return [name.removeprefix(prefix) for name in self.scores.index
+                if name.startswith(prefix) and name != f"{model}: reconstructions"]
+
+    def reconstruction_rows(self) -> dict[str, np.ndarray]:
+        """{"test images": originals, model: their reconstructions, ...}, for plots.compare_rows."""
+        return {"test images": self.images[FLOOR],
+                **{model: self.images[f"{model}: reconstructions"] for model in self.models}}
+
+    def sample_rows(self) -> dict[str, np.ndarray]:
+        """{"model: sampler": decoded samples} for every sampler run, for plots.compare_rows."""
+        return {f"{model}: {s}": self.images[f"{model}: {s}"]
+                for model in self.models for s in self.sampled(model)}
+
+    def walk_rows(self, pair: int = 0) -> dict[str, np.ndarray]:
+        """{model: frames of one walk}, the same pair of test images for every model."""
+        self._check_pair(pair)
+        return {model: walks.frames[pair] for model, walks in self.walks.items()}
+
+    def walk_title(self, pair: int = 0) -> str:
+        """Which classes a walk joins, e.g. "Sandal → Coat"."""
+        self._check_pair(pair)
+        return " → ".join(self.class_names[k] for k in self.walk_labels[pair])
+
+    def _check_pair(self, pair: int) -> None:
+        if (isinstance(pair, bool) or not isinstance(pair, (int, np.integer))
+                or not 0 <= pair < len(self.walk_pairs)):
+            raise ValueError(f"pair: expected an int in [0, {len(self.walk_pairs)}), got "
+                             f"{pair!r}; pick one of the walked pairs")
+
+    def walk_table(self) -> pd.DataFrame:
+        """One row per autoencoder: `interpolation.PathScores.summary` of its walks."""
+        return interpolation.path_table(self.walks)
+
+    def summary(self) -> pd.Series:
+        """The key numbers, step by step, indexed by (model, measure); full precision."""
+        ratio = self.fid_over_floor()
+        rows: dict[tuple[str, str], float] = {
+            ("evaluation classifier", "accuracy on the n test images"): self.classifier_accuracy,
+            (FLOOR, "FID (the floor)"): float(self.scores.loc[FLOOR, "fid"]),
+        }
+        walks = self.walk_table()
+        for model in self.models:
+            rows[model, "reconstruction MSE"] = float(self.reconstruction.loc[model, "test MSE"])
+            rows[model, "reconstruction accuracy"] = float(
+                self.reconstruction.loc[model, "classifier accuracy"])
+            rows[model, "reconstructions: FID ÷ floor"] = float(ratio[f"{model}: reconstructions"])
+            for s in self.sampled(model):
+                rows[model, f"{s}: FID ÷ floor"] = float(ratio[f"{model}: {s}"])
+            rows[model, "walk: classifier confidence"] = float(walks.loc[model, "confidence"])
+            rows[model, "walk: third class"] = float(walks.loc[model, "third class"])
+        series = pd.Series(rows, name=self.dataset)
+        series.index.names = ["model", "measure"]
+        return series
+
+
+def run(
+    dataset: str | Dataset,
+    *,
+    n: int = 5_000,
+    autoencoders: dict[str, dict] | None = None,
+    samplers: dict[str, dict[str, Any]] | None = None,
+    classifier_epochs: int | None = None,
+    pairs: int = 10,
+    steps: int = 10,
+    examples: int = 10,
+    seed: int = 0,
+) -> Results:
+    """Train or load the autoencoders and the evaluation classifier of ``dataset``, then score
+    reconstructions and the samplers' decoded codes at ``n`` images each, and walk between
+    ``pairs`` pairs of test images.
+
+    ``autoencoders``: {name: ``training.train`` arguments}; None for the book's (see
+    ``training.autoencoders``) and its variational autoencoder. ``samplers``: {model name:
+    {sampler name: unfitted sampler}}; None for ``SAMPLERS`` (restricted to the models run).
+    """
+    data = load_dataset(dataset) if isinstance(dataset, str) else dataset
+    for name, value, low in (("n", n, metrics.MIN_IMAGES), ("pairs", pairs, 1),
+                             ("steps", steps, 2), ("examples", examples, 1)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+            raise ValueError(f"{name}: expected an int >= {low}, got {value!r}")
+    if n > len(data.x_test):
+        raise ValueError(f"n: expected at most {len(data.x_test)} (the {data.name} test images "
+                         f"the floor and the reconstructions are scored on), got {n}; pass a "
+                         "smaller n")
+    if examples > n:
+        raise ValueError(f"examples: expected at most n={n} images to keep per batch, got "
+                         f"{examples}; pass a smaller examples")
+
+    first, second = _pairs(data.y_test, pairs, seed)
+
+    if autoencoders is None:
+        models = training.autoencoders(data)
+        models["variational"] = training.variational_autoencoder(data)
+    else:
+        models = training.autoencoders(data, settings=autoencoders)
+    plan = _sampler_plan(samplers, models)
+    evaluator = metrics.evaluator_for(data, epochs=classifier_epochs)
+
+    scores = [evaluator.floor(n, seed=seed, name=FLOOR)]
+    images = {FLOOR: data.x_test[:examples]}
+    reconstruction = {}
+    for model_name, model in models.items():
+        # The first n test images only, like every batch: a run's numbers share one n.
+        rebuilt = model.reconstruct(data.x_test[:n])
+        reconstruction[model_name] = {
+            "test MSE": float(((rebuilt - data.x_test[:n]) ** 2).mean()),
+            "classifier accuracy": evaluator.accuracy(rebuilt, data.y_test[:n]),
+        }
+        row = f"{model_name}: reconstructions"
+        scores.append(evaluator.score(rebuilt, row))
+        images[row] = rebuilt[:examples]
+    for model_name, chosen in plan.items():
+        codes = models[model_name].encode(data.x_train)
+        for sampler_name, sampler in chosen.items():
+            fitted = clone(sampler).fit(codes)
+            decoded = models[model_name].decode(fitted.sample(n, seed=seed))
+            row = f"{model_name}: {sampler_name}"
+            scores.append(evaluator.score(decoded, row))
+            images[row] = decoded[:examples]
+
+    classify = lambda batch: evaluator.features(batch)[1]  # noqa: E731
+    walks = {model_name: interpolation.evaluate_paths(
+                 data.x_test[first], data.x_test[second], interpolation.linear,
+                 classify=classify, steps=steps, encode=model.encode, decode=model.decode)
+             for model_name, model in models.items()}
+
+    table = pd.DataFrame(reconstruction).T
+    table.index.name = "model"
+    return Results(
+        dataset=data.name, class_names=data.class_names, n=n,
+        classifier_accuracy=evaluator.accuracy(data.x_test[:n], data.y_test[:n]),
+        reconstruction=table, scores=pd.concat(scores), images=images, walks=walks,
+        walk_pairs=np.stack([first, second], axis=1),
+        walk_labels=np.stack([data.y_test[first], data.y_test[second]], axis=1),
+    )
+
+
+def side_by_side(results: Sequence[Results]) -> pd.DataFrame:
+    """The runs' `Results.summary` as columns, and each later run's values divided by the first's.
+
+    Only measures that every run has are kept (e.g. a model trained for one dataset only drops out).
+    """
+    if (isinstance(results, Results) or len(results) < 2
+            or not all(isinstance(r, Results) for r in results)):
+        raise ValueError("results: expected a list of two or more Results (from pipeline.run), got "
+                         f"{type(results).__name__}; pass e.g. [run('mnist'), run('fashion_mnist')]")
+    names = [r.dataset for r in results]
+    if len(set(names)) != len(names):
+        raise ValueError(f"results: expected runs on different datasets, got {names}; one run "
+                         "per dataset")
+    table = pd.concat([r.summary() for r in results], axis=1, join="inner")
+    base = names[0]
+    for other in names[1:]:
+        table[f"{other} ÷ {base}"] = table[other] / table[base]
+    return table
+
+
+def _sampler_plan(chosen: dict | None, models: dict) -> dict[str, dict[str, Any]]:
+    if chosen is None:
+        return {name: plan for name, plan in SAMPLERS.items() if name in models}
+    if not isinstance(chosen, dict) or not all(isinstance(p, dict) for p in chosen.values()):
+        raise ValueError(f"samplers: expected {{model name: {{sampler name: sampler}}}}, got "
+                         f"{chosen!r}; pass e.g. {{'convolutional': {{'uniform box': "
+                         "samplers.UniformBox()}}")
+    unknown = sorted(set(chosen) - set(models))
+    if unknown:
+        raise ValueError(f"samplers: expected names of the models run, {list(models)}, got "
+                         f"{unknown}; name the autoencoders whose codes to sample")
+    return chosen
+
+
+def _pairs(labels: np.ndarray, pairs: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of ``pairs`` pairs of test images of different classes, fixed by the seed."""
+    order = np.random.default_rng(seed).permutation(len(labels))
+    half = len(order) // 2
+    first, second = order[:half], order[half:2 * half]
+    differ = labels[first] != labels[second]
+    if differ.sum() < pairs:
+        raise ValueError(f"pairs: expected at most {int(differ.sum())} pairs of test images of "
+                         f"different classes here, got {pairs}; pass a smaller pairs")
+    return first[differ][:pairs], second[differ][:pairs]
