@@ -113,7 +113,8 @@ def test_default_sampler_plan_keeps_the_models_run():
 def test_summary_and_side_by_side(runs):
     mnist, cifar = runs["mnist"], runs["cifar10"]
     summary = mnist.summary()
-    assert summary["evaluation classifier", "accuracy on the n test images"] == mnist.classifier_accuracy
+    accuracy = summary["evaluation classifier", "accuracy on the n test images"]
+    assert accuracy == mnist.classifier_accuracy
     assert summary["fully connected", "uniform box: FID ÷ floor"] == pytest.approx(
         mnist.scores.loc["fully connected: uniform box", "fid"]
         / mnist.scores.loc["real test images", "fid"])

@@ -42,7 +42,7 @@ class Results:
     n: int
     """How many images every scored batch holds (the floor too)."""
     classifier_accuracy: float
-    """Accuracy of the evaluation classifier, which scores everything, on the first n test images."""
+    """Accuracy of the evaluation classifier on the first n test images."""
     reconstruction: pd.DataFrame
     """Per autoencoder, on the first n test images: mean MSE per pixel of their reconstructions,
     and the classifier's accuracy on those."""
@@ -214,7 +214,8 @@ def side_by_side(results: Sequence[Results]) -> pd.DataFrame:
     if (isinstance(results, Results) or len(results) < 2
             or not all(isinstance(r, Results) for r in results)):
         raise ValueError("results: expected a list of two or more Results (from pipeline.run), got "
-                         f"{type(results).__name__}; pass e.g. [run('mnist'), run('fashion_mnist')]")
+                         f"{type(results).__name__}; pass e.g. "
+                         "[run('mnist'), run('fashion_mnist')]")
     names = [r.dataset for r in results]
     if len(set(names)) != len(names):
         raise ValueError(f"results: expected runs on different datasets, got {names}; one run "
