@@ -302,6 +302,15 @@ def nearest_neighbour_distances(images: np.ndarray, reference_images: np.ndarray
     return dist[:, 0]
 
 
+def _check_distances(x: np.ndarray, name: str) -> np.ndarray:
+    """Nearest-neighbour distances as a float64 1-D array, or a ValueError naming the argument."""
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 1 or x.size == 0 or not np.all(np.isfinite(x)) or x.min() < 0:
+        raise ValueError(f"{name}: expected a non-empty 1-D array of finite distances >= 0, "
+                         f"got shape {x.shape}; pass nearest_neighbour_distances(...) output")
+    return x
+
+
 def copying_summary(distances: np.ndarray, heldout_distances: np.ndarray) -> dict:
     """Compare nearest-training distances of a batch with those of real held-out images.
 
@@ -309,12 +318,8 @@ def copying_summary(distances: np.ndarray, heldout_distances: np.ndarray) -> dic
     copy_share_p5: same at the 5th percentile; nn_ratio: median ratio (≈1 for real data,
     ≪1 for copies); copying: copy_share > COPY_FLAG_SHARE.
     """
-    d = np.asarray(distances, dtype=np.float64)
-    h = np.asarray(heldout_distances, dtype=np.float64)
-    for name, x in (("distances", d), ("heldout_distances", h)):
-        if x.ndim != 1 or x.size == 0 or not np.all(np.isfinite(x)) or x.min() < 0:
-            raise ValueError(f"{name}: expected a non-empty 1-D array of finite distances >= 0, "
-                             f"got shape {x.shape}; pass nearest_neighbour_distances(...) output")
+    d = _check_distances(distances, "distances")
+    h = _check_distances(heldout_distances, "heldout_distances")
     p1, p5 = np.percentile(h, [COPY_PERCENTILE, 5.0])
     share = float(np.mean(d < p1))
     median_h = float(np.median(h))
@@ -370,12 +375,8 @@ def share_near_data(distances: np.ndarray, reference_distances: np.ndarray,
                     percentile: float = 99.0) -> float:
     """Share of `distances` (to the nearest training code) no larger than the given percentile of
     `reference_distances` (those of real held-out codes): ≈ percentile/100 for real codes."""
-    d = np.asarray(distances, dtype=np.float64)
-    h = np.asarray(reference_distances, dtype=np.float64)
-    for name, x in (("distances", d), ("reference_distances", h)):
-        if x.ndim != 1 or x.size == 0 or not np.all(np.isfinite(x)) or x.min() < 0:
-            raise ValueError(f"{name}: expected a non-empty 1-D array of finite distances >= 0, "
-                             f"got shape {x.shape}; pass nearest_neighbour_distances(...) output")
+    d = _check_distances(distances, "distances")
+    h = _check_distances(reference_distances, "reference_distances")
     if not 0 < percentile <= 100:
         raise ValueError(f"percentile: expected a number in (0, 100], got {percentile!r}")
     return float(np.mean(d <= np.percentile(h, percentile)))
