@@ -297,3 +297,34 @@ def test_evaluator_rejects_bad_images_and_models(evaluator_and_data):
     logits = keras.Model(inputs, keras.layers.Dense(10)(h))  # no softmax
     with pytest.raises(ValueError, match="model: expected softmax"):
         Evaluator(logits, train, labels, heldout)
+
+
+def test_evaluator_reference_is_cached_and_reloads_bit_for_bit(evaluator_and_data, private_cache):
+    evaluator, model, train, labels, heldout, fresh = evaluator_and_data
+    made = Evaluator(model, train, labels, heldout, kid_subsets=5)
+    (entry,) = private_cache.glob("evaluator-*")
+    loaded = Evaluator(model, train, labels, heldout, kid_subsets=5)
+    direct = Evaluator(model, train, labels, heldout, kid_subsets=5, cache=False)
+    for name in ("train_features_", "mu_", "cov_", "prdc_features_", "prdc_radii_",
+                 "heldout_distances_"):
+        np.testing.assert_array_equal(getattr(loaded, name), getattr(made, name), err_msg=name)
+        np.testing.assert_array_equal(getattr(direct, name), getattr(made, name), err_msg=name)
+    pd.testing.assert_frame_equal(loaded.score(fresh, "x"), direct.score(fresh, "x"))
+    # A scored batch is kept under a digest of its pixels: the same pixels load the same row.
+    assert len(list(private_cache.glob("score-*"))) == 1
+    pd.testing.assert_frame_equal(made.score(fresh, "y"), direct.score(fresh, "y"))
+    nudged = fresh.copy()
+    nudged[0, 0, 0, 0] = 0.5 if nudged[0, 0, 0, 0] != 0.5 else 0.25
+    pd.testing.assert_frame_equal(made.score(nudged, "z"), direct.score(nudged, "z"))
+    timings = {}
+    made.score(fresh, "timed", timings=timings)  # timed: scored, not loaded
+    assert set(timings) == {"features", "fid", "kid", "prdc", "class_balance", "copying"}
+    assert len(list(private_cache.glob("score-*"))) == 2 and not list(private_cache.glob("*.bad"))
+    # Other reference images or another subsample size make another entry.
+    Evaluator(model, train[:250], labels[:250], heldout, kid_subsets=5)
+    Evaluator(model, train, labels, heldout, kid_subsets=5, copy_sample=50)
+    assert len(list(private_cache.glob("evaluator-*"))) == 3
+    (entry / "meta.json").write_text("{ truncated")
+    with pytest.warns(UserWarning, match="is unreadable.*computed again"):
+        again = Evaluator(model, train, labels, heldout, kid_subsets=5)
+    np.testing.assert_array_equal(again.prdc_radii_, made.prdc_radii_)

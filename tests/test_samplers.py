@@ -336,3 +336,68 @@ def test_copy_safe_bandwidth_is_the_smallest_that_does_not_copy():
         copy_safe_bandwidth(codes, heldout, [0.001], sample_size=500)
     with pytest.raises(ValueError, match="heldout_codes: expected code_size 3"):
         copy_safe_bandwidth(codes, heldout[:, :2])
+
+
+# ----------------------------------------------------------------------------- cached fits
+def test_fit_each_caches_fits_and_reloads_them_identically(private_cache):
+    from genlab.samplers import fit_each
+
+    codes, labels = _blobs()
+    first = {"mixture": GaussianMixture(max_components=3), "by class": ClassConditional(Gaussian()),
+             "flow": Flow(**dict(FAST_FLOW, epochs=1))}
+    made = fit_each(first, codes, labels)
+    assert len(list(private_cache.glob("sampler-*"))) == 3
+    again = {name: clone(s) for name, s in first.items()}
+    loaded = fit_each(again, codes, labels)
+    assert loaded == made  # the seconds of the fit that made them, not of loading
+    assert again["mixture"].n_components_ == first["mixture"].n_components_ == 3
+    for name in first:
+        np.testing.assert_array_equal(again[name].sample(50, seed=3),
+                                      first[name].sample(50, seed=3))
+    np.testing.assert_array_equal(again["flow"].log_prob(codes[:20]),
+                                  first["flow"].log_prob(codes[:20]))
+    assert len(list(private_cache.glob("sampler-*"))) == 3
+
+
+def test_fit_cache_key_follows_what_changes_the_fit(private_cache):
+    from genlab.samplers import fit_each
+
+    codes, labels = _blobs()
+    fit_each({"a": GaussianMixture(max_components=2), "b": ClassConditional(Gaussian())},
+             codes, labels)
+    fit_each({"a": GaussianMixture(max_components=2)}, codes)  # labels unused: same entry
+    assert len(list(private_cache.glob("sampler-*"))) == 2
+    fit_each({"a": GaussianMixture(max_components=3)}, codes)
+    fit_each({"a": GaussianMixture(max_components=2)}, codes[:-1])
+    fit_each({"b": ClassConditional(Gaussian())}, codes, labels[::-1].copy())
+    fit_each({"b": ClassConditional(Gaussian("diag"))}, codes, labels)
+    assert len(list(private_cache.glob("sampler-*"))) == 6
+    fit_each({"a": GaussianMixture(max_components=4)}, codes, cache=False)
+    assert len(list(private_cache.glob("sampler-*"))) == 6
+
+
+def test_a_corrupt_cached_fit_is_set_aside_and_fitted_again(private_cache):
+    from genlab.samplers import fit_each
+
+    codes, _ = _blobs()
+    first = GaussianMixture(max_components=2)
+    fit_each({"a": first}, codes)
+    (entry,) = private_cache.glob("sampler-*")
+    (entry / "sampler.joblib").write_bytes(b"not a pickle")
+    again = GaussianMixture(max_components=2)
+    with pytest.warns(UserWarning, match="is corrupt.*moved to .*\\.bad.*fitted again"):
+        fit_each({"a": again}, codes)
+    np.testing.assert_array_equal(again.sample(30), first.sample(30))
+    assert (entry.parent / (entry.name + ".bad")).is_dir() and (entry / "meta.json").exists()
+
+
+def test_a_fitted_flow_pickles_with_its_weights():
+    import pickle
+
+    codes = _gaussian_codes(500)
+    flow = Flow(**dict(FAST_FLOW, epochs=1)).fit(codes)
+    copy = pickle.loads(pickle.dumps(flow))
+    np.testing.assert_array_equal(copy.sample(40, seed=2), flow.sample(40, seed=2))
+    np.testing.assert_array_equal(copy.log_prob(codes[:40]), flow.log_prob(codes[:40]))
+    assert copy.loss_history_ == flow.loss_history_ and copy.get_params() == flow.get_params()
+    assert not hasattr(pickle.loads(pickle.dumps(Flow())), "model_")

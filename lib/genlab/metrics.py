@@ -7,6 +7,7 @@ keeps the reference statistics once, and scores a batch as one tidy DataFrame ro
 
 from __future__ import annotations
 
+import json
 import time
 from typing import TYPE_CHECKING
 
@@ -408,13 +409,16 @@ class Evaluator:
     (and of the held-out images, once) with all training images, to stay fast. Precision,
     recall, density and coverage use a fixed-seed subsample of at most `prdc_reference`
     training features as the real manifold; these depend on sample size, so always compare a
-    batch with `floor(n)` at the same n.
+    batch with `floor(n)` at the same n. With `cache`, these reference statistics are computed
+    once per classifier and images, and each batch's scores once per batch, and are kept in
+    ``GENLAB_CACHE``.
     """
 
     def __init__(self, model, train_images: np.ndarray, train_labels: np.ndarray,
                  heldout_images: np.ndarray, *, k: int = 5, kid_subsets: int = 20,
                  kid_subset_size: int = 1000, prdc_reference: int = 10_000,
-                 copy_sample: int = 2_000, batch_size: int = 1_000, seed: int = 0) -> None:
+                 copy_sample: int = 2_000, batch_size: int = 1_000, seed: int = 0,
+                 cache: bool = True) -> None:
         import keras  # here, so that the pure functions import without TensorFlow
 
         try:
@@ -449,27 +453,80 @@ class Evaluator:
         self.extractor_ = keras.Model(model.inputs, [features_layer.output, model.output])
         self.train_labels_ = labels
         self.heldout_images_ = heldout_images
-        self.train_features_, train_probabilities = self.features(train_images)
-        if labels.min() < 0 or labels.max() >= train_probabilities.shape[1]:
-            raise ValueError(f"train_labels: expected labels in [0, {train_probabilities.shape[1]})"
-                             f" (the model's classes), got [{labels.min()}, {labels.max()}]")
-        try:
-            class_balance(train_probabilities, labels)
-        except ValueError as err:
-            raise ValueError(f"model: expected softmax probabilities as output; {err}") from err
-        self.mu_, self.cov_ = _gaussian_fit(self.train_features_)
-        rng = np.random.default_rng(seed)
+        n_classes = int(model.output.shape[-1])
+        if labels.min() < 0 or labels.max() >= n_classes:
+            raise ValueError(f"train_labels: expected labels in [0, {n_classes}) (the model's "
+                             f"classes), got [{labels.min()}, {labels.max()}]")
+        _check_k(k, min(prdc_reference, len(train_images)), "train_images")
         n_train = len(train_images)
-        prdc_rows = np.sort(rng.choice(n_train, min(prdc_reference, n_train), replace=False))
-        self.prdc_features_ = self.train_features_[prdc_rows]
-        _check_k(k, len(self.prdc_features_), "train_images")
-        self.prdc_radii_ = _real_radii(self.prdc_features_, k)
         self.pixel_index_ = NearestNeighbors(n_neighbors=1, algorithm="brute").fit(
             train_images.reshape(n_train, -1))
-        copy_rows = rng.choice(len(heldout_images), min(copy_sample, len(heldout_images)),
+        self.cache_key_ = self._cache_key(train_images, heldout_images) if cache else None
+        if cache:
+            reference = self._cached_reference(train_images, heldout_images)
+        else:
+            reference = self._reference(train_images, heldout_images)
+        self.train_features_ = reference["train_features"].astype(np.float64)
+        self.mu_, self.cov_ = _gaussian_fit(self.train_features_)
+        self.prdc_features_ = self.train_features_[reference["prdc_rows"]]
+        self.prdc_radii_ = reference["prdc_radii"]
+        self.heldout_distances_ = reference["heldout_distances"]
+
+    def _reference(self, train_images: np.ndarray, heldout_images: np.ndarray
+                   ) -> dict[str, np.ndarray]:
+        """What every score compares with: the training images' features, the k-NN radii of a
+        subsample of them, and held-out images' distances to their nearest training image."""
+        features, probabilities = self.features(train_images)
+        try:
+            class_balance(probabilities, self.train_labels_)
+        except ValueError as err:
+            raise ValueError(f"model: expected softmax probabilities as output; {err}") from err
+        rng = np.random.default_rng(self.seed)
+        n_train = len(train_images)
+        prdc_rows = np.sort(rng.choice(n_train, min(self.prdc_reference, n_train), replace=False))
+        copy_rows = rng.choice(len(heldout_images), min(self.copy_sample, len(heldout_images)),
                                replace=False)
-        self.heldout_distances_ = nearest_neighbour_distances(heldout_images[copy_rows],
-                                                              self.pixel_index_)
+        return {
+            # float32 is what the classifier gives: stored so, the features reload bit for bit.
+            "train_features": features.astype(np.float32),
+            "prdc_rows": prdc_rows,
+            "prdc_radii": _real_radii(features[prdc_rows], self.k),
+            "heldout_distances": nearest_neighbour_distances(heldout_images[copy_rows],
+                                                             self.pixel_index_),
+        }
+
+    def _cache_key(self, train_images: np.ndarray, heldout_images: np.ndarray) -> str:
+        """A digest of the classifier, the reference images and the settings."""
+        import genlab
+        from genlab import cache
+
+        return cache.key({
+            "model": self.model.get_config(),
+            "weights": cache.array_digest(*self.model.get_weights()),
+            "images": cache.array_digest(train_images, self.train_labels_, heldout_images),
+            "settings": [self.k, self.kid_subsets, self.kid_subset_size, self.prdc_reference,
+                         self.copy_sample, self.batch_size, self.seed],
+            "versions": genlab.versions(),
+        })
+
+    def _cached_reference(self, train_images: np.ndarray, heldout_images: np.ndarray
+                          ) -> dict[str, np.ndarray]:
+        """``_reference``, computed once per classifier and images and kept in ``GENLAB_CACHE``."""
+        from genlab import cache
+
+        def read(path):
+            with np.load(path) as stored:
+                return {name: stored[name] for name in stored.files}
+
+        entry = cache.directory() / f"evaluator-{self.cache_key_[:16]}"
+        found = cache.load(entry, self.cache_key_, read,
+                           redo="the reference statistics are computed again")
+        if found is not None:
+            return found[0]
+        reference = self._reference(train_images, heldout_images)
+        cache.save(entry, "reference.npz", lambda f: np.savez(f, **reference),
+                   {"key": self.cache_key_})
+        return reference
 
     def features(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Classifier features (n, d) and class probabilities (n, n_classes), both float64."""
@@ -490,8 +547,18 @@ class Evaluator:
     def score(self, images: np.ndarray, name: str, *, timings: dict | None = None) -> pd.DataFrame:
         """One tidy row (index = name) of all metrics for a batch of images; see SCORE_COLUMNS.
 
-        If a dict is passed as `timings`, it receives the seconds spent in each part.
+        With the evaluator's ``cache``, a batch scored before (the very same pixels) is not scored
+        again: its row comes from ``GENLAB_CACHE``. If a dict is passed as `timings`, the batch is
+        scored, and the dict receives the seconds spent in each part.
         """
+        images = _check_images(images, "images", self.image_shape_, max(MIN_IMAGES, self.k + 2))
+        if self.cache_key_ is None or timings is not None:
+            row = self._score(images, timings)
+        else:
+            row = self._cached_score(images)
+        return pd.DataFrame([row], index=pd.Index([name], name="name"))[SCORE_COLUMNS]
+
+    def _score(self, images: np.ndarray, timings: dict | None) -> dict[str, float | int | bool]:
         clock = {"t": time.perf_counter()}
 
         def lap(part: str) -> None:
@@ -500,7 +567,6 @@ class Evaluator:
                 timings[part] = now - clock["t"]
             clock["t"] = now
 
-        images = _check_images(images, "images", self.image_shape_, max(MIN_IMAGES, self.k + 2))
         feats, probs = self.features(images)
         lap("features")
         row: dict[str, float | int | bool] = {"n": len(images)}
@@ -521,7 +587,21 @@ class Evaluator:
         row.update(copying_summary(nearest_neighbour_distances(images[rows], self.pixel_index_),
                                    self.heldout_distances_))
         lap("copying")
-        return pd.DataFrame([row], index=pd.Index([name], name="name"))[SCORE_COLUMNS]
+        return row
+
+    def _cached_score(self, images: np.ndarray) -> dict[str, float | int | bool]:
+        """``_score`` of a batch, kept in ``GENLAB_CACHE`` under a digest of its pixels."""
+        from genlab import cache
+
+        key = cache.key({"evaluator": self.cache_key_, "images": cache.array_digest(images)})
+        entry = cache.directory() / f"score-{key[:16]}"
+        found = cache.load(entry, key, lambda path: json.loads(path.read_text()),
+                           redo="the batch is scored again")
+        if found is not None:
+            return found[0]
+        row = self._score(images, None)
+        cache.save(entry, "score.json", lambda f: f.write(json.dumps(row).encode()), {"key": key})
+        return row
 
     def per_image(self, images: np.ndarray) -> pd.DataFrame:
         """One row per image: predicted class, classifier confidence, and whether the image lies
@@ -549,9 +629,9 @@ CLASSIFIER_EPOCHS = {"mnist": 4, "fashion_mnist": 8, "cifar10": 10}
 
 
 def evaluator_for(dataset: "str | Dataset" = "mnist", *, epochs: int | None = None,
-                  verbose: bool = False) -> Evaluator:
+                  verbose: bool = False, cache: bool = True) -> Evaluator:
     """The book's evaluator for a dataset: its classifier (trained once, cached), training
-    images as the reference and test images as the held-out floor.
+    images as the reference and test images as the held-out floor; ``cache`` as in `Evaluator`.
 
     Quiet by default: one line, the same whether the classifier was trained or loaded.
     """
@@ -561,7 +641,7 @@ def evaluator_for(dataset: "str | Dataset" = "mnist", *, epochs: int | None = No
     data = load_dataset(dataset) if isinstance(dataset, str) else dataset
     classifier = train("classifier", data, epochs=epochs or CLASSIFIER_EPOCHS[data.name],
                        verbose=verbose)
-    evaluator = Evaluator(classifier.model, data.x_train, data.y_train, data.x_test)
+    evaluator = Evaluator(classifier.model, data.x_train, data.y_train, data.x_test, cache=cache)
     if not verbose:
         print(f"evaluation classifier on {data.name}: {len(classifier.history['loss'])} epochs, "
               f"test accuracy {evaluator.accuracy(data.x_test, data.y_test):.4f}")

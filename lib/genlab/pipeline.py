@@ -16,7 +16,7 @@ from sklearn.base import clone
 
 from genlab import interpolation, metrics, training
 from genlab.data import Dataset, load_dataset
-from genlab.samplers import Flow, GaussianMixture, StandardNormal, UniformBox
+from genlab.samplers import Flow, GaussianMixture, StandardNormal, UniformBox, fit_each
 
 __all__ = ["SAMPLERS", "Results", "run", "side_by_side"]
 
@@ -181,10 +181,10 @@ def run(
         scores.append(evaluator.score(rebuilt, row))
         images[row] = rebuilt[:examples]
     for model_name, chosen in plan.items():
-        codes = models[model_name].encode(data.x_train)
-        for sampler_name, sampler in chosen.items():
-            fitted = clone(sampler).fit(codes)
-            decoded = models[model_name].decode(fitted.sample(n, seed=seed))
+        fitted = {name: clone(sampler) for name, sampler in chosen.items()}
+        fit_each(fitted, models[model_name].encode(data.x_train))
+        for sampler_name, sampler in fitted.items():
+            decoded = models[model_name].decode(sampler.sample(n, seed=seed))
             row = f"{model_name}: {sampler_name}"
             scores.append(evaluator.score(decoded, row))
             images[row] = decoded[:examples]

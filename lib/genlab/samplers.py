@@ -23,6 +23,9 @@ from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.model_selection import GridSearchCV, KFold
 from threadpoolctl import threadpool_limits
 
+import genlab
+from genlab import cache as genlab_cache
+
 __all__ = [
     "UniformBox",
     "IndependentMarginals",
@@ -110,6 +113,9 @@ def _standardise(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 class _CodeSampler(BaseEstimator):
     """Shared checks: fitted state, ``n``, the code size; subclasses implement ``_sample``."""
+
+    # Whether fit learns from the labels; the others ignore them, and so does their cache key.
+    _uses_labels = False
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "code_size_"):
@@ -504,7 +510,7 @@ class Flow(_CodeSampler):
 
         keras.utils.set_random_seed(self.seed)
         tf.config.experimental.enable_op_determinism()
-        model = _realnvp_class()(x.shape[1], n_layers, hidden, float(self.l2))
+        model = self._build(x.shape[1])
         # Several steps per call: fewer Python round trips, ~1.5x faster, same result.
         model.compile(optimizer=keras.optimizers.Adam(self.learning_rate), jit_compile=False,
                       steps_per_execution=16)
@@ -514,6 +520,27 @@ class Flow(_CodeSampler):
         self.mean_, self.scale_ = mean, scale
         self.code_size_ = x.shape[1]
         return self
+
+    def _build(self, code_size: int) -> Any:
+        model = _realnvp_class()(code_size, self.n_layers, self.hidden_units, float(self.l2))
+        model.build((None, code_size))
+        return model
+
+    # The Keras model's class is made at run time and pickle cannot name it: a pickled flow keeps
+    # the weights instead and rebuilds the model from them.
+    def __getstate__(self) -> dict:
+        state = dict(super().__getstate__())
+        if "model_" in state:
+            state["model_"] = state["model_"].get_weights()
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        state = dict(state)
+        weights = state.pop("model_", None)
+        super().__setstate__(state)
+        if weights is not None:
+            self.model_ = self._build(self.code_size_)
+            self.model_.set_weights(weights)
 
     def _sample(self, n: int, seed: int) -> np.ndarray:
         from keras import ops
@@ -542,6 +569,8 @@ class Flow(_CodeSampler):
 
 class ClassConditional(_CodeSampler):
     """A clone of ``base`` per label; samples one class, or all classes at their training rates."""
+
+    _uses_labels = True
 
     def __init__(self, base: Any) -> None:
         self.base = base
@@ -616,21 +645,73 @@ SAMPLERS: dict[str, type[_CodeSampler]] = {
 }
 
 
-def fit_each(samplers: dict[str, Any], codes: Any, labels: Any = None) -> dict[str, float]:
-    """Fit every sampler of a dict on the same codes (and labels); return each fit's seconds."""
+def fit_each(samplers: dict[str, Any], codes: Any, labels: Any = None, *,
+             cache: bool = True) -> dict[str, float]:
+    """Fit every sampler of a dict on the same codes (and labels); return each fit's seconds.
+
+    With ``cache``, a fit made before with the same parameters on the same codes is loaded from
+    ``GENLAB_CACHE`` instead, and its seconds are those of the fit that made it.
+    """
     if not isinstance(samplers, dict) or not samplers:
         raise ValueError("samplers: expected a non-empty dict of name -> unfitted sampler, got "
                          f"{type(samplers).__name__}; pass e.g. {{'box': UniformBox()}}")
     x = _as_codes(codes, min_rows=_MIN_ROWS)  # checked once, not once per sampler
-    seconds = {}
     for name, sampler in samplers.items():
         if not hasattr(sampler, "fit"):
             raise ValueError(f"samplers[{name!r}]: expected a sampler with fit(codes, labels), "
                              f"got {type(sampler).__name__}")
-        start = time.perf_counter()
-        sampler.fit(x, labels)
-        seconds[name] = time.perf_counter() - start
+    digests = (genlab_cache.array_digest(x), genlab_cache.array_digest(labels)) if cache else None
+    seconds = {}
+    for name, sampler in samplers.items():
+        if digests is None or not isinstance(sampler, _CodeSampler):
+            seconds[name] = _timed_fit(sampler, x, labels)
+        else:
+            seconds[name] = _cached_fit(sampler, x, labels, *digests)
     return seconds
+
+
+def _timed_fit(sampler: Any, x: np.ndarray, labels: Any) -> float:
+    start = time.perf_counter()
+    sampler.fit(x, labels)
+    return time.perf_counter() - start
+
+
+def _cached_fit(sampler: _CodeSampler, x: np.ndarray, labels: Any, codes_digest: str,
+                labels_digest: str) -> float:
+    """Fit ``sampler`` in place, or load it from an identical cached fit; the fit's seconds."""
+    import joblib
+
+    key = genlab_cache.key({
+        "sampler": _describe(sampler), "codes": codes_digest,
+        "labels": labels_digest if _needs_labels(sampler) else None,
+        "versions": genlab.versions(),
+    })
+    entry = genlab_cache.directory() / f"sampler-{type(sampler).__name__}-{key[:16]}"
+    found = genlab_cache.load(entry, key, joblib.load, redo="the sampler is fitted again")
+    if found is not None:
+        fitted, meta = found
+        vars(sampler).update(vars(fitted))
+        return float(meta["seconds"])
+    seconds = _timed_fit(sampler, x, labels)
+    genlab_cache.save(entry, "sampler.joblib", lambda f: joblib.dump(sampler, f),
+                      {"key": key, "seconds": seconds, "sampler": type(sampler).__name__})
+    return seconds
+
+
+def _describe(estimator: Any) -> Any:
+    """A sampler's class and parameters, nested samplers included, for a cache key."""
+    if isinstance(estimator, BaseEstimator):
+        return {"class": f"{type(estimator).__module__}.{type(estimator).__qualname__}",
+                "params": {k: _describe(v) for k, v in estimator.get_params(deep=False).items()}}
+    if isinstance(estimator, np.ndarray):
+        return {"array": estimator.tolist(), "dtype": estimator.dtype.str}
+    return estimator
+
+
+def _needs_labels(sampler: Any) -> bool:
+    return bool(getattr(sampler, "_uses_labels", False)) or any(
+        _needs_labels(v) for v in sampler.get_params(deep=False).values()
+        if isinstance(v, BaseEstimator))
 
 
 def copy_safe_bandwidth(codes: Any, heldout_codes: Any, bandwidths: Any = None,

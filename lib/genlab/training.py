@@ -6,13 +6,7 @@ call with the same arguments loads them and prints the very same epoch lines.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-import shutil
 import time
-import uuid
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,13 +14,14 @@ import numpy as np
 import pandas as pd
 
 import genlab
+from genlab import cache
 from genlab.data import Dataset, load_dataset
 from genlab.models import MODELS
 
 import keras  # noqa: E402  (after genlab, which quiets TensorFlow before it loads)
 import tensorflow as tf  # noqa: E402
 
-__all__ = ["TrainedModel", "train", "autoencoders", "variational_autoencoder", "cache_dir",
+__all__ = ["TrainedModel", "train", "autoencoders", "variational_autoencoder",
            "set_determinism", "compare", "AUTOENCODERS", "VARIATIONAL", "CIFAR10_AUTOENCODERS"]
 
 # The book's two autoencoders as the training chapter trains them; later chapters load these.
@@ -109,14 +104,6 @@ class TrainedModel:
         return self.model.get_layer(name)
 
 
-def cache_dir() -> Path:
-    """Where trained models are kept: ``GENLAB_CACHE``, else ``~/.cache/genlab``."""
-    value = os.environ.get("GENLAB_CACHE", "").strip()
-    if value:
-        return Path(value).expanduser()
-    return Path(os.environ.get("XDG_CACHE_HOME", "~/.cache")).expanduser() / "genlab"
-
-
 def set_determinism(seed: int) -> None:
     """Seed Python, NumPy and TensorFlow, and make TensorFlow's kernels deterministic."""
     keras.utils.set_random_seed(seed)
@@ -158,7 +145,7 @@ def train(
                      dict(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                           seed=seed))
     label = f"{kind}/{data.name}"
-    entry = cache_dir() / f"{kind}-{data.name}-{key[:16]}"
+    entry = cache.directory() / f"{kind}-{data.name}-{key[:16]}"
 
     meta = _load_entry(entry, key, model)
     if meta is not None:
@@ -246,63 +233,28 @@ def _cache_key(kind: str, model: keras.Model, data: Dataset, options: dict, fit:
          {k: v for k, v in layer.get_config().items() if k != "name"})
         for layer in model._flatten_layers(include_self=False, recursive=True)
     ]
-    described = {
+    return cache.key({
         "kind": kind, "options": options, "fit": fit, "data": data.fingerprint,
         "architecture": architecture, "loss": str(model.loss),
         "genlab": genlab.__version__, "keras": keras.__version__,
-    }
-    text = json.dumps(described, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
+    })
 
 
 def _load_entry(entry: Path, key: str, model: keras.Model) -> dict | None:
     """The stored metadata after loading the weights into ``model``; None on a miss."""
-    meta_path, weights = entry / "meta.json", entry / "weights.npz"
-    if not meta_path.exists():
-        return None
-    try:
-        meta = json.loads(meta_path.read_text())
-        if meta.get("key") != key:
-            raise _Unusable("stale (it was made for other settings or another genlab)")
-        if not weights.exists() or _sha256(weights) != meta.get("model_sha256"):
-            raise _Unusable("corrupt (its weights file is missing or altered)")
-        with np.load(weights) as stored:
+    def read(path: Path) -> None:
+        with np.load(path) as stored:
             model.set_weights([stored[f"w{i}"] for i in range(len(stored.files))])
-        return meta
-    except Exception as error:  # noqa: BLE001 - whatever broke, the entry is not to be trusted
-        reason = str(error) if isinstance(error, _Unusable) else f"unreadable ({error})"
-        aside = entry.with_name(entry.name + ".bad")
-        shutil.rmtree(aside, ignore_errors=True)
-        entry.rename(aside)
-        warnings.warn(
-            f"genlab cache: the entry {entry.name} is {reason}; it was moved to {aside.name} "
-            "and the model is trained again.", stacklevel=3,
-        )
-        return None
+
+    found = cache.load(entry, key, read, redo="the model is trained again")
+    return None if found is None else found[1]
 
 
 def _save_entry(entry: Path, model: keras.Model, meta: dict) -> None:
-    """Write weights, then metadata, each by an atomic rename; metadata last marks it complete."""
-    entry.mkdir(parents=True, exist_ok=True)
-    token = uuid.uuid4().hex
     # The model's weights alone, no optimizer state: the architecture comes from genlab's code, so
     # weights of another architecture fail to load instead of loading wrongly.
-    weights_tmp = entry / f".tmp-{token}.npz"
-    with open(weights_tmp, "wb") as f:
-        np.savez(f, **{f"w{i}": w for i, w in enumerate(model.get_weights())})
-    meta["model_sha256"] = _sha256(weights_tmp)
-    os.replace(weights_tmp, entry / "weights.npz")
-    meta_tmp = entry / f".tmp-{token}.json"
-    meta_tmp.write_text(json.dumps(meta, indent=1))
-    os.replace(meta_tmp, entry / "meta.json")
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-class _Unusable(Exception):
-    pass
+    weights = {f"w{i}": w for i, w in enumerate(model.get_weights())}
+    cache.save(entry, "weights.npz", lambda f: np.savez(f, **weights), meta)
 
 
 def _epoch_line(label: str, epoch: int, epochs: int, history: dict[str, list[float]]) -> str:
