@@ -186,15 +186,33 @@ def execute_chapter(chapter: str, cache: Path, out: Path) -> float:
 
 
 def chapter_times(names: list[str]) -> list[dict]:
-    """Each chapter executed in book order on an empty genlab cache (cold), then again (warm)."""
+    """Each chapter executed in book order on an empty genlab cache (cold), then again (warm);
+    with the models each chapter trained in the cold run, and their training seconds."""
     rows = [{"chapter": c} for c in names]
     with tempfile.TemporaryDirectory(prefix="genlab-bench-") as tmp:
         cache, out = Path(tmp) / "cache", Path(tmp) / "out"
         for label in ("cold", "warm"):
             for row in rows:
+                before = set(cache.glob("*/meta.json"))
                 row[f"{label}_seconds"] = execute_chapter(row["chapter"], cache, out)
                 print(f"  {row['chapter']} {label}: {row[f'{label}_seconds']:.0f} s", flush=True)
+                if label == "cold":
+                    row["trained"] = trained_models(sorted(set(cache.glob("*/meta.json")) - before))
     return rows
+
+
+def trained_models(metas: list[Path]) -> list[dict]:
+    """The models among new cache entries: what was trained, and how long its training took."""
+    found = []
+    for path in metas:
+        meta = json.loads(path.read_text())
+        if "epochs" in meta:  # a trained model, not a fitted sampler or a score
+            options = {k: v for k, v in (meta.get("options") or {}).items() if k != "num_classes"}
+            if meta.get("loss"):
+                options["loss"] = meta["loss"]
+            found.append({"model": f"{meta['kind']}/{meta['dataset']}", "options": options,
+                          "epochs": meta["epochs"], "seconds": meta["seconds"]})
+    return found
 
 
 def html_build_seconds() -> float:
@@ -286,7 +304,8 @@ def render_page(results: dict) -> str:
     lines += ["## Scoring", ""]
     if s:
         parts = ", ".join(f"{k} {v:.1f} s" for k, v in s["parts"].items())
-        lines += [f"`metrics.evaluator_for(\"mnist\").score(...)` on {s['images']:,} images: "
+        lines += [f"`metrics.evaluator_for(\"mnist\", cache=False).score(...)` on "
+                  f"{s['images']:,} images: "
                   f"**{s['seconds']:.1f} s** ({parts}). Setting up the evaluator (loading or "
                   f"training its classifier, then computing the reference images' features "
                   f"and statistics) took {s['setup_seconds']:.0f} s. Both were computed, "
@@ -305,6 +324,7 @@ def render_page(results: dict) -> str:
             lines.append(f"| {Path(row['chapter']).name} | {_minutes(row['cold_seconds'])} | "
                          f"{_minutes(row['warm_seconds'])} |")
         lines.append("")
+        lines += _training_section(results["chapters"])
     else:
         lines += ["Not measured in this run (run the script without `--quick`).", ""]
 
@@ -312,6 +332,27 @@ def render_page(results: dict) -> str:
               f"`jupyter-book build . -W -n --keep-going` into an empty folder: "
               f"{_minutes(results.get('html_build_seconds'))}.", ""]
     return "\n".join(lines)
+
+
+def _training_section(rows: list[dict]) -> list[str]:
+    """What the cold run trained, chapter by chapter, and training's share of the cold time."""
+    trained = [(Path(row["chapter"]).name, model) for row in rows
+               for model in row.get("trained", [])]
+    if not trained:
+        return []
+    lines = ["### Training in the cold run", "",
+             "The models each chapter trained in the cold run (later chapters load them), and "
+             "how long each training took:", "",
+             "| chapter | model | settings | epochs | training |", "|---|---|---|---|---|"]
+    for chapter, model in trained:
+        settings = ", ".join(f"{k} {v}" for k, v in model["options"].items()) or "–"
+        lines.append(f"| {chapter} | {model['model']} | {settings} | {model['epochs']} | "
+                     f"{_minutes(model['seconds'])} |")
+    total = sum(model["seconds"] for _, model in trained)
+    cold = sum(row["cold_seconds"] for row in rows)
+    lines += ["", f"Training took {_minutes(total)} of the cold run's {_minutes(cold)} "
+              f"({total / cold:.0%}).", ""]
+    return lines
 
 
 def run(quick: bool, pattern: str | None) -> dict:

@@ -67,6 +67,34 @@ def test_page_says_met_missed_and_what_it_ran_on():
     assert "| 01-setup | 6.7 min | 60 s |" in page
     assert "| fully connected autoencoder | 1,083,696 | 0.0065 | 4,000 | 26.0 | 32% |" in page
     assert "Not measured" not in page and page.startswith("# Benchmarks\n")
+    assert "Training in the cold run" not in page  # no models recorded: no section
+
+
+def test_page_lists_what_the_cold_run_trained_and_its_share():
+    trained = [{"model": "dense/mnist", "options": {"code_size": 32}, "epochs": 15,
+                "seconds": 90.0},
+               {"model": "dense/mnist", "options": {"code_size": 32, "loss": "mse"},
+                "epochs": 15, "seconds": 150.0}]
+    page = bench.render_page(results([
+        {"chapter": "book/02-training", "cold_seconds": 300.0, "warm_seconds": 40.0,
+         "trained": trained},
+        {"chapter": "book/03-x", "cold_seconds": 100.0, "warm_seconds": 40.0, "trained": []}]))
+    assert "| 02-training | dense/mnist | code_size 32 | 15 | 90 s |" in page
+    assert "| 02-training | dense/mnist | code_size 32, loss mse | 15 | 2.5 min |" in page
+    assert "Training took 4.0 min of the cold run's 6.7 min (60%)." in page
+
+
+def test_trained_models_reads_model_entries_only(tmp_path):
+    import json
+
+    model, score = tmp_path / "dense-mnist-1", tmp_path / "score-2"
+    model.mkdir(), score.mkdir()
+    (model / "meta.json").write_text(json.dumps({
+        "kind": "classifier", "dataset": "mnist", "epochs": 4, "seconds": 36.5,
+        "options": {"num_classes": 10}, "loss": None}))
+    (score / "meta.json").write_text(json.dumps({"key": "k", "payload": "score.json"}))
+    assert bench.trained_models([model / "meta.json", score / "meta.json"]) == [
+        {"model": "classifier/mnist", "options": {}, "epochs": 4, "seconds": 36.5}]
 
 
 def test_page_of_a_quick_or_partial_run_says_what_was_not_measured():

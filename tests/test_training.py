@@ -78,6 +78,9 @@ def test_stale_or_unreadable_metadata_is_not_used(tiny):
     meta.write_text(json.dumps({**stored, "key": "something else"}))
     with pytest.warns(UserWarning, match="is stale"):
         assert not run(tiny).from_cache
+    meta.write_text(json.dumps({k: v for k, v in stored.items() if k != "payload"}))
+    with pytest.warns(UserWarning, match="is stale"):  # an entry of an older genlab
+        assert not run(tiny).from_cache
     meta.write_text("{ truncated")
     with pytest.warns(UserWarning, match="is unreadable"):
         assert not run(tiny).from_cache

@@ -61,8 +61,8 @@ def load(entry: Path, key: str, read: Callable[[Path], T], redo: str) -> tuple[T
         return None
     try:
         meta = json.loads(meta_path.read_text())
-        if meta.get("key") != key:
-            raise _Unusable("stale (it was made for other settings or another genlab)")
+        if meta.get("key") != key or "payload" not in meta:
+            raise _Unusable("stale (it was made for other settings or by another genlab)")
         payload = entry / str(meta.get("payload"))
         if not payload.is_file() or _sha256(payload) != meta.get("payload_sha256"):
             raise _Unusable("corrupt (its payload file is missing or altered)")

@@ -166,7 +166,7 @@ def train(
     history = {name: [float(v) for v in values] for name, values in fit.history.items()}
     _save_entry(entry, model, {"key": key, "history": history, "seconds": seconds,
                                "kind": kind, "dataset": data.name, "epochs": epochs,
-                               "genlab": genlab.__version__})
+                               "options": options, "loss": loss, "genlab": genlab.__version__})
     return TrainedModel(kind, data.name, model, history, seconds, entry, False)
 
 
