@@ -1,5 +1,6 @@
 """genlab's disk cache: what takes long to compute (trained weights, fitted samplers, an
-evaluator's reference statistics) is kept under ``GENLAB_CACHE`` and reused while its key matches.
+evaluator's reference statistics, scored batches) is kept under ``GENLAB_CACHE`` and reused while
+its key matches.
 
 An entry is a folder holding one payload file and ``meta.json``. Each is written by an atomic
 rename, the metadata last, so an interrupted write never looks complete. A stale, corrupt or
@@ -19,7 +20,7 @@ from typing import IO, Any, Callable, TypeVar
 
 import numpy as np
 
-__all__ = ["directory", "key", "array_digest", "load", "save"]
+__all__ = ["directory", "key", "array_digest", "fetch", "load", "save"]
 
 T = TypeVar("T")
 
@@ -49,6 +50,20 @@ def array_digest(*arrays: Any) -> str:
         digest.update(f"{array.dtype.str}{array.shape}".encode())
         digest.update(array.data)
     return digest.hexdigest()
+
+
+def fetch(entry: Path, key: str, payload: str, compute: Callable[[], tuple[T, dict]],
+          write: Callable[[T, IO[bytes]], None], read: Callable[[Path], T],
+          redo: str) -> tuple[T, dict]:
+    """The value and metadata kept in ``entry`` for ``key``; on a miss, ``compute()``'s value and
+    metadata, first saved there (the value by ``write`` into the file named ``payload``)."""
+    found = load(entry, key, read, redo)
+    if found is not None:
+        return found
+    value, meta = compute()
+    meta = {**meta, "key": key}
+    save(entry, payload, lambda f: write(value, f), meta)
+    return value, meta
 
 
 def load(entry: Path, key: str, read: Callable[[Path], T], redo: str) -> tuple[T, dict] | None:

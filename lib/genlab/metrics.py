@@ -462,10 +462,8 @@ class Evaluator:
         self.pixel_index_ = NearestNeighbors(n_neighbors=1, algorithm="brute").fit(
             train_images.reshape(n_train, -1))
         self.cache_key_ = self._cache_key(train_images, heldout_images) if cache else None
-        if cache:
-            reference = self._cached_reference(train_images, heldout_images)
-        else:
-            reference = self._reference(train_images, heldout_images)
+        reference = (self._cached_reference(train_images, heldout_images) if cache
+                     else self._reference(train_images, heldout_images))
         self.train_features_ = reference["train_features"].astype(np.float64)
         self.mu_, self.cov_ = _gaussian_fit(self.train_features_)
         self.prdc_features_ = self.train_features_[reference["prdc_rows"]]
@@ -518,14 +516,11 @@ class Evaluator:
             with np.load(path) as stored:
                 return {name: stored[name] for name in stored.files}
 
-        entry = cache.directory() / f"evaluator-{self.cache_key_[:16]}"
-        found = cache.load(entry, self.cache_key_, read,
-                           redo="the reference statistics are computed again")
-        if found is not None:
-            return found[0]
-        reference = self._reference(train_images, heldout_images)
-        cache.save(entry, "reference.npz", lambda f: np.savez(f, **reference),
-                   {"key": self.cache_key_})
+        reference, _ = cache.fetch(
+            cache.directory() / f"evaluator-{self.cache_key_[:16]}", self.cache_key_,
+            "reference.npz", lambda: (self._reference(train_images, heldout_images), {}),
+            lambda value, f: np.savez(f, **value), read,
+            redo="the reference statistics are computed again")
         return reference
 
     def features(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -594,13 +589,11 @@ class Evaluator:
         from genlab import cache
 
         key = cache.key({"evaluator": self.cache_key_, "images": cache.array_digest(images)})
-        entry = cache.directory() / f"score-{key[:16]}"
-        found = cache.load(entry, key, lambda path: json.loads(path.read_text()),
-                           redo="the batch is scored again")
-        if found is not None:
-            return found[0]
-        row = self._score(images, None)
-        cache.save(entry, "score.json", lambda f: f.write(json.dumps(row).encode()), {"key": key})
+        row, _ = cache.fetch(
+            cache.directory() / f"score-{key[:16]}", key, "score.json",
+            lambda: (self._score(images, None), {}),
+            lambda value, f: f.write(json.dumps(value).encode()),
+            lambda path: json.loads(path.read_text()), redo="the batch is scored again")
         return row
 
     def per_image(self, images: np.ndarray) -> pd.DataFrame:

@@ -686,16 +686,15 @@ def _cached_fit(sampler: _CodeSampler, x: np.ndarray, labels: Any, codes_digest:
         "labels": labels_digest if _needs_labels(sampler) else None,
         "versions": genlab.versions(),
     })
-    entry = genlab_cache.directory() / f"sampler-{type(sampler).__name__}-{key[:16]}"
-    found = genlab_cache.load(entry, key, joblib.load, redo="the sampler is fitted again")
-    if found is not None:
-        fitted, meta = found
+    fitted, meta = genlab_cache.fetch(
+        genlab_cache.directory() / f"sampler-{type(sampler).__name__}-{key[:16]}", key,
+        "sampler.joblib",
+        lambda: (sampler, {"seconds": _timed_fit(sampler, x, labels),
+                           "sampler": type(sampler).__name__}),
+        joblib.dump, joblib.load, redo="the sampler is fitted again")
+    if fitted is not sampler:  # loaded: the caller's sampler takes the fitted state
         vars(sampler).update(vars(fitted))
-        return float(meta["seconds"])
-    seconds = _timed_fit(sampler, x, labels)
-    genlab_cache.save(entry, "sampler.joblib", lambda f: joblib.dump(sampler, f),
-                      {"key": key, "seconds": seconds, "sampler": type(sampler).__name__})
-    return seconds
+    return float(meta["seconds"])
 
 
 def _describe(estimator: Any) -> Any:
