@@ -1,17 +1,51 @@
 """Shared fixtures: small datasets written in the real on-disk layouts, a private cache, and
 the book's HTML site built once per test session."""
 
+import builtins
+import errno
 import gzip
 import io
+import os
 import pickle
+import shutil
 import subprocess
 import sys
 import tarfile
+import tempfile
 from pathlib import Path
 
-import genlab  # noqa: F401  (first: it quiets TensorFlow before anything imports it)
 import numpy as np
 import pytest
+
+# Imported here, before any test module: importing genlab quiets TensorFlow before that loads.
+from genlab import cache as genlab_cache
+
+# The cache this run was started with (GENLAB_CACHE, else ~/.cache/genlab), which no test of the
+# library may touch; and the scratch cache they all use instead.
+USER_CACHE = pytest.StashKey[Path]()
+SCRATCH_CACHE = pytest.StashKey[Path]()
+TESTS = Path(__file__).resolve().parent
+
+
+def pytest_configure(config):
+    config.stash[USER_CACHE] = genlab_cache.directory()
+    config.stash[SCRATCH_CACHE] = Path(tempfile.mkdtemp(prefix="genlab-test-cache-"))
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(config.stash[SCRATCH_CACHE], ignore_errors=True)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    """Each test of tests/ runs, from its fixtures' setup to their teardown (module- and
+    session-scoped ones included), on the scratch cache; `private_cache` then gives the test its
+    own. The chapters (nbval) keep the cache the run was given: their kernels start in here."""
+    if not item.path.is_relative_to(TESTS):
+        return (yield)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GENLAB_CACHE", str(item.config.stash[SCRATCH_CACHE]))
+        return (yield)
 
 
 def tiny_images(n: int, shape=(28, 28), seed: int = 0) -> np.ndarray:
@@ -29,6 +63,61 @@ def private_cache(tmp_path, monkeypatch):
     """Every test gets its own model cache; the user's cache is never touched."""
     monkeypatch.setenv("GENLAB_CACHE", str(tmp_path / "cache"))
     return tmp_path / "cache"
+
+
+@pytest.fixture
+def registry():
+    """genlab.models.MODELS as it was before the test, whatever the test registers."""
+    from genlab import models
+
+    before = dict(models.MODELS)
+    yield models.MODELS
+    models.MODELS.clear()
+    models.MODELS.update(before)
+
+
+@pytest.fixture(scope="session")
+def user_cache(pytestconfig) -> Path:
+    """The cache the run was started with: tests check that they never see it."""
+    return pytestconfig.stash[USER_CACHE]
+
+
+@pytest.fixture
+def read_only(monkeypatch):
+    """``read_only(folder)`` makes an existing folder read-only for the test. Its mode does that,
+    except for root, whom modes do not stop: then writes into it fail as they would otherwise."""
+    folders = []
+
+    def inside(path) -> bool:
+        if isinstance(path, int):  # a file descriptor
+            return False
+        target = Path(os.fsdecode(path)).absolute()
+        return any(target == f or f in target.parents for f in folders)
+
+    def guard(real, writes=lambda *args, **kwargs: True):
+        def guarded(path, *args, **kwargs):
+            if inside(path) and writes(*args, **kwargs):
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), os.fsdecode(path))
+            return real(path, *args, **kwargs)
+        return guarded
+
+    if os.geteuid() == 0:
+        for name in ("mkdir", "rename", "replace", "unlink", "rmdir"):
+            monkeypatch.setattr(os, name, guard(getattr(os, name)))
+        monkeypatch.setattr(os, "open", guard(
+            os.open, lambda flags, *args, **kwargs: flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT)))
+        write_mode = lambda mode="r", *args, **kwargs: any(c in mode for c in "wax+")  # noqa: E731
+        monkeypatch.setattr(builtins, "open", guard(builtins.open, write_mode))
+        monkeypatch.setattr(io, "open", guard(io.open, write_mode))
+
+    def make(folder: Path) -> Path:
+        folder.chmod(0o555)
+        folders.append(folder.absolute())
+        return folder
+
+    yield make
+    for folder in folders:
+        folder.chmod(0o755)
 
 
 @pytest.fixture
@@ -65,7 +154,8 @@ def write_cifar_archive(path, per_batch: int = 12, seed: int = 0) -> np.ndarray:
             train_images.append(images)
         # The python batches store each image as 3072 bytes: the red plane, then green, then blue.
         rows = images.transpose(0, 3, 1, 2).reshape(per_batch, 3072)
-        members[name] = pickle.dumps({b"data": rows, b"labels": list(rng.integers(0, 10, per_batch))})
+        labels = list(rng.integers(0, 10, per_batch))
+        members[name] = pickle.dumps({b"data": rows, b"labels": labels})
     members["batches.meta"] = pickle.dumps({b"label_names": [b"airplane"] * 10})
     with tarfile.open(path, "w:gz") as archive:
         for name, payload in members.items():

@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from stored_outputs import cell_tolerance
+
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 TOC = yaml.safe_load((ROOT / "_toc.yml").read_text())
@@ -43,6 +45,18 @@ def test_chapter_opens_with_a_title_then_the_colab_bootstrap(chapter):
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
+def test_chapter_opens_with_a_colab_badge_for_itself(chapter):
+    """A link that survives a move away from Jupyter Book's launch buttons: the chapter itself, in
+    the repository written once in _config.yml, with a badge image that loads offline."""
+    repo = CONFIG["repository"]["url"].removeprefix("https://github.com/")
+    link = (f"https://colab.research.google.com/github/{repo}/blob/"
+            f"{CONFIG['repository']['branch']}/{chapter}.ipynb")
+    badges = re.findall(r"\[!\[Open in Colab\]\(([^)]+)\)\]\(([^)]+)\)", source(cells(chapter)[0]))
+    assert badges == [("colab-badge.svg", link)], f"{chapter}: badges {badges}, expected {link}"
+    assert (ROOT / "book" / "colab-badge.svg").is_file()
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
 def test_chapter_is_stored_executed_in_order_and_quiet(chapter):
     code = [c for c in cells(chapter) if c["cell_type"] == "code" and source(c).strip()]
     counts = [c["execution_count"] for c in code]
@@ -53,6 +67,17 @@ def test_chapter_is_stored_executed_in_order_and_quiet(chapter):
             assert out["output_type"] != "error"
 
 
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_every_widened_tolerance_is_valid_and_says_why(chapter, pytestconfig):
+    """A cell may widen the stored-output check's tolerance (see tests/stored_outputs.py), never
+    switch it off: its metadata is checked here even where no output is compared."""
+    default = float(pytestconfig.getini("stored_outputs_tolerance"))
+    for index, cell in enumerate(cells(chapter)):
+        relative, _ = cell_tolerance(cell.get("metadata", {}), default, f"{chapter} cell {index}")
+        assert default <= relative <= 0.5
+
+
+@pytest.mark.book
 def test_html_build_has_every_chapter_with_a_colab_button(book_html):
     """The README's build, warnings as errors (the session's one build, see conftest.py)."""
     html = book_html

@@ -5,8 +5,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from genlab import cache, data
+
 from conftest import tiny_images, write_cifar_archive
-from genlab import data
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -26,7 +27,9 @@ def test_validation_split_is_fixed_disjoint_and_complete(data_dir):
     b = data.load_dataset("mnist", validation_size=50, seed=3)
     c = data.load_dataset("mnist", validation_size=50, seed=4)
     np.testing.assert_array_equal(a.x_val, b.x_val)
-    assert a.fingerprint == b.fingerprint != c.fingerprint
+    assert cache.array_digest(a.x_train) == cache.array_digest(b.x_train)
+    assert cache.array_digest(a.x_train) != cache.array_digest(
+        data.load_dataset("mnist", validation_size=60, seed=3).x_train)
     assert not np.array_equal(a.y_val, c.y_val) or not np.array_equal(a.x_val, c.x_val)
     # Together the two parts are exactly the original training set.
     original = np.load(data_dir / "mnist.npz")["x_train"].astype(np.float32) / 255
@@ -94,6 +97,61 @@ def test_wrong_image_shape_is_reported(data_dir):
              y_test=np.zeros(5, np.uint8))
     with pytest.raises(ValueError, match=r"mnist \(train split\): images of shape \(27, 27, 1\)"):
         data.load_dataset("mnist")
+
+
+def _truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+@pytest.mark.parametrize("damage", [_truncate, lambda path: path.write_bytes(b""),
+                                    lambda path: np.savez(path, x_train=np.zeros((2, 28, 28)))],
+                         ids=["truncated", "empty", "missing arrays"])
+def test_a_damaged_mnist_file_is_named_with_what_to_do(data_dir, damage):
+    damage(data_dir / "mnist.npz")
+    with pytest.raises(ValueError,
+                       match=r"mnist.npz: cannot be read .*replace it with the original"):
+        data.load_dataset("mnist")
+
+
+def test_a_damaged_fashion_mnist_file_is_named_with_what_to_do(data_dir):
+    damaged = data_dir / "fashion-mnist" / "t10k-images-idx3-ubyte.gz"
+    _truncate(damaged)
+    with pytest.raises(ValueError, match=r"t10k-images-idx3-ubyte.gz: cannot be read .*"
+                                         "replace it with the original"):
+        data.load_dataset("fashion_mnist")
+    damaged.write_bytes(b"")
+    with pytest.raises(ValueError, match=r"t10k-images-idx3-ubyte.gz: cannot be read"):
+        data.load_dataset("fashion_mnist")
+
+
+def test_check_images_returns_float32_or_says_what_is_wrong():
+    images = np.full((3, 28, 28, 1), 0.5)
+    checked = data.check_images(images, image_shape=(28, 28, 1))
+    assert checked.dtype == np.float32 and checked.shape == (3, 28, 28, 1)
+    uint8 = np.full((3, 28, 28, 1), 255, np.uint8)
+    for bad, message in [
+        (uint8, r"images: expected pixel values in \[0, 1\], got range \[255, 255\]; divide "
+                "uint8 images by 255"),
+        (np.where(images > 0, np.nan, images), "images: expected finite numbers"),
+        (images[:0], "images: expected at least 1 image, got 0; pass a non-empty batch"),
+        (images[0], r"images: expected shape \(n, 28, 28, 1\), got \(28, 28, 1\); add the batch "
+                    r"axis with images\[None\]"),
+        (images[..., 0], r"add the channel axis with images\[..., None\]"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            data.check_images(bad, image_shape=(28, 28, 1))
+    with pytest.raises(ValueError, match="batch: expected at least 5 images, got 3"):
+        data.check_images(images, "batch", min_images=5)
+
+
+def test_a_dataset_is_a_name_or_a_dataset(data_dir):
+    loaded = data.load_dataset("mnist", validation_size=50)
+    assert data.as_dataset(loaded) is loaded
+    with pytest.raises(ValueError, match="dataset: expected a dataset name .* or a "
+                                         "genlab.data.Dataset, got int 42"):
+        data.as_dataset(42)
+    with pytest.raises(ValueError, match=r"name: expected one of .*got \['mnist'\]"):
+        data.load_dataset(["mnist"])
 
 
 def test_bad_validation_size(data_dir):

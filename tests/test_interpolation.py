@@ -1,6 +1,5 @@
 """Tests for genlab.interpolation on small synthetic codes."""
 
-import genlab  # noqa: F401  (sets the TF environment first, as everywhere)
 import numpy as np
 import pandas as pd
 import pytest
@@ -8,13 +7,13 @@ import pytest
 from genlab.interpolation import (
     NeighbourGraph,
     Whitener,
+    best_methods,
     crossfade,
     density_path,
     evaluate_paths,
     graph_path,
     linear,
     path_table,
-    rank_methods,
     slerp,
     smoothness,
     step_sizes,
@@ -51,7 +50,9 @@ def _half_circle(n: int = 200) -> np.ndarray:
 METHODS = {
     "linear": lambda a, b, steps, **kw: linear(a, b, steps),
     "slerp": lambda a, b, steps, **kw: slerp(a, b, steps),
-    "whitened_slerp": lambda a, b, steps, **kw: whitened_slerp(a, b, steps, whitener=kw["whitener"]),
+    "whitened_slerp": lambda a, b, steps, **kw: whitened_slerp(
+        a, b, steps, whitener=kw["whitener"]
+    ),
     "graph_path": lambda a, b, steps, **kw: graph_path(a, b, kw["codes"], steps, n_neighbors=8),
     "density_path": lambda a, b, steps, **kw: density_path(
         a, b, steps, log_prob=lambda x: -0.5 * np.sum(x**2, axis=1), iterations=20
@@ -103,7 +104,9 @@ def test_slerp_keeps_unit_norm_and_even_angles():
 def test_slerp_interpolates_norm_linearly_and_falls_back_for_parallel():
     a = np.array([3.0, 0.0, 0.0], dtype=np.float32)
     b = np.array([0.0, 1.0, 0.0], dtype=np.float32)
-    np.testing.assert_allclose(np.linalg.norm(slerp(a, b, 5), axis=1), np.linspace(3, 1, 5), rtol=1e-6)
+    np.testing.assert_allclose(
+        np.linalg.norm(slerp(a, b, 5), axis=1), np.linspace(3, 1, 5), rtol=1e-6
+    )
     np.testing.assert_allclose(slerp(a, 2 * a, 5), linear(a, 2 * a, 5), rtol=1e-6)
     np.testing.assert_allclose(slerp(a, -a, 5), linear(a, -a, 5), atol=1e-6)
 
@@ -170,7 +173,8 @@ def test_graph_path_repeats_nodes_when_the_path_is_short():
 
 def test_graph_path_disconnected_graph_raises():
     rng = np.random.default_rng(5)
-    codes = np.vstack([rng.normal(size=(30, 2)), rng.normal(size=(30, 2)) + 100.0]).astype(np.float32)
+    codes = np.vstack([rng.normal(size=(30, 2)), rng.normal(size=(30, 2)) + 100.0])
+    codes = codes.astype(np.float32)
     with pytest.raises(ValueError, match="not reachable.*larger n_neighbors"):
         graph_path(codes[0], codes[-1], codes, steps=5, n_neighbors=3)
 
@@ -201,17 +205,38 @@ def test_smoothness_is_worse_for_an_uneven_path():
 @pytest.mark.parametrize(
     "call, match",
     [
-        (lambda: linear(np.zeros(3), np.zeros(4)), r"code_b: expected a code of size 3.*got size 4"),
-        (lambda: slerp(np.array([1.0, np.nan]), np.ones(2)), r"code_a: expected finite numbers, got 1 NaN"),
+        (
+            lambda: linear(np.zeros(3), np.zeros(4)),
+            r"code_b: expected a code of size 3.*got size 4",
+        ),
+        (
+            lambda: slerp(np.array([1.0, np.nan]), np.ones(2)),
+            r"code_a: expected finite numbers, got 1 NaN",
+        ),
         (lambda: linear(np.zeros(3), np.ones(3), steps=1), r"steps: expected an int >= 2.*got 1"),
         (lambda: linear(np.zeros(3), np.ones(3), steps=2.5), r"steps: expected an int >= 2"),
-        (lambda: slerp(np.zeros((2, 3)), np.ones(3)), r"code_a: expected a 1-D code vector.*got shape \(2, 3\)"),
-        (lambda: crossfade(np.zeros((28, 28, 1)), np.zeros((28, 28))), r"image_b: expected the shape of image_a"),
-        (lambda: graph_path(np.zeros(2), np.ones(2), np.zeros((10, 3))), r"codes: expected 2 columns"),
+        (
+            lambda: slerp(np.zeros((2, 3)), np.ones(3)),
+            r"code_a: expected a 1-D code vector.*got shape \(2, 3\)",
+        ),
+        (
+            lambda: crossfade(np.zeros((28, 28, 1)), np.zeros((28, 28))),
+            r"image_b: expected the shape of image_a",
+        ),
+        (
+            lambda: graph_path(np.zeros(2), np.ones(2), np.zeros((10, 3))),
+            r"codes: expected 2 columns",
+        ),
         (lambda: graph_path(np.zeros(2), np.ones(2), np.zeros(10)), r"codes: expected a 2-D array"),
-        (lambda: NeighbourGraph().path(np.zeros(2), np.ones(2)), r"NeighbourGraph: not fitted yet"),
-        (lambda: whitened_slerp(np.zeros(2), np.ones(2), whitener=Whitener()), r"whitener: expected a fitted"),
-        (lambda: Whitener().transform(np.zeros((2, 2))), r"Whitener: not fitted yet"),
+        (
+            lambda: NeighbourGraph().path(np.zeros(2), np.ones(2)),
+            r"NeighbourGraph is not fitted yet",
+        ),
+        (
+            lambda: whitened_slerp(np.zeros(2), np.ones(2), whitener=Whitener()),
+            r"whitener: expected a fitted",
+        ),
+        (lambda: Whitener().transform(np.zeros((2, 2))), r"Whitener is not fitted yet"),
         (lambda: smoothness(np.zeros(3)), r"frames: expected an array \(steps, \.\.\.\)"),
     ],
 )
@@ -240,7 +265,8 @@ def test_squared_edges_take_many_short_hops_where_lengths_take_long_chords():
     hops = lambda nodes: np.linalg.norm(np.diff(arc[nodes], axis=0), axis=1).max()  # noqa: E731
     assert hops(squared) < hops(plain) / 2
     np.testing.assert_array_equal(
-        graph_path(a, b, arc, 10, n_neighbors=6, power=2), NeighbourGraph(6, power=2).fit(arc).path(a, b, 10)
+        graph_path(a, b, arc, 10, n_neighbors=6, power=2),
+        NeighbourGraph(6, power=2).fit(arc).path(a, b, 10),
     )
 
 
@@ -269,7 +295,9 @@ def test_walks_in_code_space_and_pixel_space_agree_for_identity_codes():
         seen.append(len(x))
         return x.reshape(len(x), -1)
 
-    codes = walks(a_img, b_img, linear, steps=6, encode=encode, decode=lambda z: z.reshape(-1, 4, 5, 1))
+    codes = walks(
+        a_img, b_img, linear, steps=6, encode=encode, decode=lambda z: z.reshape(-1, 4, 5, 1)
+    )
     assert pixels.shape == codes.shape == (3, 6, 4, 5, 1) and seen == [6]  # encoded once, A and B
     np.testing.assert_allclose(codes, pixels, atol=1e-6)
     np.testing.assert_array_equal(pixels[:, 0], a_img)
@@ -283,7 +311,9 @@ def test_evaluate_paths_measures_confidence_third_class_smoothness_and_ends():
     assert scores.frames.shape == (2, 8, 4, 4, 1) and scores.probabilities.shape == (2, 8, 3)
     assert scores.inner_frames.shape == (12, 4, 4, 1)
     m = np.linspace(0, 0.5, 8)
-    np.testing.assert_allclose(scores.confidence[0], _three_class_brightness(m[:, None]).max(axis=1), rtol=1e-6)
+    np.testing.assert_allclose(
+        scores.confidence[0], _three_class_brightness(m[:, None]).max(axis=1), rtol=1e-6
+    )
     assert scores.classes_a.tolist() == [0, 0] and scores.classes_b.tolist() == [1, 0]
     summary = scores.summary()
     # Pair 1 (brightness 0 -> 0.5): class 0 up to 1/3, then class 1 = B's class: no third class.
@@ -292,7 +322,9 @@ def test_evaluate_paths_measures_confidence_third_class_smoothness_and_ends():
     assert summary["smoothness"] == pytest.approx(1.0) and summary["detour"] == pytest.approx(0.5)
     # Brightness 0 -> 1: the middle frames are class 1, neither A's (0) nor B's (2).
     white = np.ones((1, 4, 4, 1), np.float32)
-    across = evaluate_paths(dark[:1], white, crossfade, classify=_three_class_brightness, steps=8).summary()
+    across = evaluate_paths(
+        dark[:1], white, crossfade, classify=_three_class_brightness, steps=8
+    ).summary()
     assert across["third class"] == pytest.approx(2 / 6)
     np.testing.assert_allclose(across["lowest confidence"], 24 / 49, rtol=1e-6)
 
@@ -313,7 +345,11 @@ def test_path_table_one_row_per_method_with_realism_columns():
     scores = {
         "fade": evaluate_paths(a_img, b_img, crossfade, classify=_three_class_brightness, steps=5),
         "jumpy": evaluate_paths(
-            a_img, b_img, lambda a, b, s: np.stack([a] * (s - 1) + [b]), classify=_three_class_brightness, steps=5
+            a_img,
+            b_img,
+            lambda a, b, s: np.stack([a] * (s - 1) + [b]),
+            classify=_three_class_brightness,
+            steps=5,
         ),
     }
     calls = []
@@ -324,7 +360,8 @@ def test_path_table_one_row_per_method_with_realism_columns():
 
     table = path_table(scores, realism=realism)
     assert list(table.index) == ["fade", "jumpy"] and calls == [(12, 4, 4, 1)] * 2
-    assert "fid" in table.columns and (table["confidence"] > 0).all()  # the walks' own, not the stub's
+    # The confidence is the walks' own, not the stub's.
+    assert "fid" in table.columns and (table["confidence"] > 0).all()
     # All the change in one step: the largest step is 4x the mean step.
     assert table.loc["fade", "smoothness"] == pytest.approx(1.0)
     assert table.loc["jumpy", "smoothness"] == pytest.approx(4.0)
@@ -337,7 +374,10 @@ def test_path_table_one_row_per_method_with_realism_columns():
         (lambda x: walks(x[0], x[0], crossfade), r"images_a: expected a 4-D batch"),
         (lambda x: walks(x, x, linear, encode=lambda i: i), r"encode, decode: expected both"),
         (lambda x: walks(x, x, "linear"), r"path: expected a callable"),
-        (lambda x: evaluate_paths(x, x, crossfade, classify=None), r"classify: expected a callable"),
+        (
+            lambda x: evaluate_paths(x, x, crossfade, classify=None),
+            r"classify: expected a callable",
+        ),
         (
             lambda x: evaluate_paths(x, x, crossfade, classify=lambda i: np.ones(len(i))),
             r"classify: expected probabilities",
@@ -351,13 +391,18 @@ def test_many_pair_functions_reject_bad_inputs(call, match):
         call(x)
 
 
-def test_rank_methods_ranks_each_criterion_in_its_direction():
-    table = pd.DataFrame({"fid": [3.0, 1.0, 2.0], "confidence": [0.9, 0.5, 0.9]}, index=["a", "b", "c"])
-    ranks = rank_methods(table, {"fid": "lower", "confidence": "higher"})
-    assert ranks.loc["b", "fid"] == 1 and ranks.loc["b", "confidence"] == 3
-    assert ranks.loc["a", "confidence"] == ranks.loc["c", "confidence"] == 1  # a tie shares the rank
-    assert list(ranks.index) == ["c", "a", "b"] and ranks.loc["c", "mean rank"] == 1.5
+def test_best_methods_counts_every_method_within_the_margin_as_best():
+    table = pd.DataFrame(
+        {"fid": [3.0, 1.0, 1.4], "confidence": [0.9, 0.5, 0.85]}, index=["a", "b", "c"]
+    )
+    best = best_methods(table, {"fid": ("lower", 0.5), "confidence": ("higher", 0.05)})
+    assert list(best.index) == ["a", "b", "c"]  # the table's order: no ranking
+    assert list(best["fid"]) == ["", "best", "best"]
+    assert list(best["confidence"]) == ["best", "", "best"]
+    assert list(best_methods(table, {"fid": ("lower", 0)})["fid"]) == ["", "best", ""]
     with pytest.raises(ValueError, match="'recall' is not a column"):
-        rank_methods(table, {"recall": "higher"})
-    with pytest.raises(ValueError, match=r"criteria\['fid'\]: expected 'lower' or 'higher'"):
-        rank_methods(table, {"fid": "less"})
+        best_methods(table, {"recall": ("higher", 0.1)})
+    with pytest.raises(ValueError, match=r"criteria\['fid'\]: expected \('lower' or 'higher'"):
+        best_methods(table, {"fid": ("less", 1)})
+    with pytest.raises(ValueError, match=r"criteria\['fid'\]: expected"):
+        best_methods(table, {"fid": "lower"})

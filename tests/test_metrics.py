@@ -1,7 +1,5 @@
 """Tests for genlab.metrics on small synthetic data."""
 
-import genlab  # noqa: F401  (sets TensorFlow's environment before keras is imported)
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -236,7 +234,7 @@ def evaluator_and_data():
     labels = rng.integers(0, 10, 300)
     heldout = rng.random((200, 28, 28, 1), dtype=np.float32)
     fresh = rng.random((200, 28, 28, 1), dtype=np.float32)
-    evaluator = Evaluator(model, train, labels, heldout, kid_subsets=5)
+    evaluator = Evaluator(model, kid_subsets=5).fit(train, labels, heldout)
     return evaluator, model, train, labels, heldout, fresh
 
 
@@ -286,25 +284,57 @@ def test_evaluator_rejects_bad_images_and_models(evaluator_and_data):
     with pytest.raises(ValueError, match="images: expected at least"):
         evaluator.score(fresh[:5], "too few")
     with pytest.raises(ValueError, match="train_labels"):
-        Evaluator(model, train, labels[:10], heldout)
+        Evaluator(model).fit(train, labels[:10], heldout)
     with pytest.raises(ValueError, match="heldout_images"):
-        Evaluator(model, train, labels, heldout[:, :20])
+        Evaluator(model).fit(train, labels, heldout[:, :20])
     inputs = keras.Input((28, 28, 1))
     no_features = keras.Model(inputs, keras.layers.Dense(10)(keras.layers.Flatten()(inputs)))
     with pytest.raises(ValueError, match="model: .*'features'"):
-        Evaluator(no_features, train, labels, heldout)
+        Evaluator(no_features).fit(train, labels, heldout)
     h = keras.layers.Dense(16, name="features")(keras.layers.Flatten()(inputs))
     logits = keras.Model(inputs, keras.layers.Dense(10)(h))  # no softmax
     with pytest.raises(ValueError, match="model: expected softmax"):
-        Evaluator(logits, train, labels, heldout)
+        Evaluator(logits).fit(train, labels, heldout)
+
+
+def test_an_evaluator_is_built_unfitted_and_says_to_call_fit(evaluator_and_data):
+    from sklearn.exceptions import NotFittedError
+
+    _, model, train, labels, heldout, fresh = evaluator_and_data
+    unfitted = Evaluator(model, k=3, random_state=2)
+    assert unfitted.get_params() == {**Evaluator(model).get_params(), "k": 3, "random_state": 2}
+    assert not [name for name in vars(unfitted) if name.endswith("_")]
+    for use in (lambda e: e.score(fresh, "x"), lambda e: e.floor(20), lambda e: e.features(fresh),
+                lambda e: e.accuracy(fresh, labels[:200]), lambda e: e.per_image(fresh)):
+        with pytest.raises(NotFittedError, match=r"Evaluator is not fitted yet: call fit\("
+                                                 r"train_images, train_labels, heldout_images\)"):
+            use(unfitted)
+    assert unfitted.fit(train, labels, heldout) is unfitted
+    assert unfitted.features(fresh[:3])[1].shape == (3, 10)
+
+
+@pytest.mark.parametrize("settings, message", [
+    (dict(k=0), "k: expected an integer >= 1, got 0"),
+    (dict(k="5"), "k: expected an integer >= 1, got '5'"),
+    (dict(prdc_reference=5), "prdc_reference: expected an integer >= 6, got 5"),
+    (dict(kid_subset_size=1), "kid_subset_size: expected an integer >= 2"),
+    (dict(batch_size=0.5), "batch_size: expected an integer >= 1"),
+])
+def test_fit_checks_the_settings_and_a_failed_fit_leaves_nothing_fitted(evaluator_and_data,
+                                                                       settings, message):
+    _, model, train, labels, heldout, _ = evaluator_and_data
+    evaluator = Evaluator(model, **settings)  # stored as given: checked by fit
+    with pytest.raises(ValueError, match=message):
+        evaluator.fit(train, labels, heldout)
+    assert not [name for name in vars(evaluator) if name.endswith("_")]
 
 
 def test_evaluator_reference_is_cached_and_reloads_bit_for_bit(evaluator_and_data, private_cache):
     evaluator, model, train, labels, heldout, fresh = evaluator_and_data
-    made = Evaluator(model, train, labels, heldout, kid_subsets=5)
+    made = Evaluator(model, kid_subsets=5).fit(train, labels, heldout)
     (entry,) = private_cache.glob("evaluator-*")
-    loaded = Evaluator(model, train, labels, heldout, kid_subsets=5)
-    direct = Evaluator(model, train, labels, heldout, kid_subsets=5, cache=False)
+    loaded = Evaluator(model, kid_subsets=5).fit(train, labels, heldout)
+    direct = Evaluator(model, kid_subsets=5, cache=False).fit(train, labels, heldout)
     for name in ("train_features_", "mu_", "cov_", "prdc_features_", "prdc_radii_",
                  "heldout_distances_"):
         np.testing.assert_array_equal(getattr(loaded, name), getattr(made, name), err_msg=name)
@@ -321,10 +351,22 @@ def test_evaluator_reference_is_cached_and_reloads_bit_for_bit(evaluator_and_dat
     assert set(timings) == {"features", "fid", "kid", "prdc", "class_balance", "copying"}
     assert len(list(private_cache.glob("score-*"))) == 2 and not list(private_cache.glob("*.bad"))
     # Other reference images or another subsample size make another entry.
-    Evaluator(model, train[:250], labels[:250], heldout, kid_subsets=5)
-    Evaluator(model, train, labels, heldout, kid_subsets=5, copy_sample=50)
+    Evaluator(model, kid_subsets=5).fit(train[:250], labels[:250], heldout)
+    Evaluator(model, kid_subsets=5, copy_sample=50).fit(train, labels, heldout)
     assert len(list(private_cache.glob("evaluator-*"))) == 3
     (entry / "meta.json").write_text("{ truncated")
     with pytest.warns(UserWarning, match="is unreadable.*computed again"):
-        again = Evaluator(model, train, labels, heldout, kid_subsets=5)
+        again = Evaluator(model, kid_subsets=5).fit(train, labels, heldout)
     np.testing.assert_array_equal(again.prdc_radii_, made.prdc_radii_)
+
+
+def test_evaluator_scores_with_an_unusable_cache(evaluator_and_data, tmp_path, monkeypatch):
+    evaluator, model, train, labels, heldout, fresh = evaluator_and_data
+    a_file = tmp_path / "cache-file"
+    a_file.write_text("")
+    monkeypatch.setenv("GENLAB_CACHE", str(a_file))
+    with pytest.warns(UserWarning, match="cannot write into the cache folder .*GENLAB_CACHE at a "
+                                         "writable folder"):
+        unkept = Evaluator(model, kid_subsets=5).fit(train, labels, heldout)
+    pd.testing.assert_frame_equal(unkept.score(fresh, "x"), evaluator.score(fresh, "x"))
+    assert a_file.read_text() == ""

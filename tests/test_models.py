@@ -47,14 +47,15 @@ def test_every_kind_says_what_it_learns():
     assert models.MODELS["classifier"].target == "labels"
 
 
-def test_vae_encoder_gives_means_and_decoder_images():
+def test_vae_encoder_gives_means_and_log_variances_in_one_pass():
     vae = models.variational_autoencoder((28, 28, 1), code_size=5, hidden=(16,))
     images = np.random.default_rng(0).random((4, 28, 28, 1), dtype=np.float32)
     encoder, decoder = vae.get_layer("encoder"), vae.get_layer("decoder")
-    means = np.asarray(encoder(images))
-    assert means.shape == (4, 5)
-    np.testing.assert_array_equal(means, np.asarray(encoder(images)))  # no noise in the encoder
-    assert np.asarray(vae.get_layer("encoder_log_var")(images)).shape == (4, 5)
+    means, log_var = (np.asarray(x) for x in encoder(images))
+    assert means.shape == log_var.shape == (4, 5)
+    np.testing.assert_array_equal(means, np.asarray(encoder(images)[0]))  # no noise in the encoder
+    # One encoder call per step: the hidden layers are not computed twice.
+    assert [type(layer).__name__ for layer in vae.layers].count("Functional") == 2
     decoded = np.asarray(decoder(means))
     assert decoded.shape == (4, 28, 28, 1) and decoded.min() >= 0 and decoded.max() <= 1
     # Outside training the model decodes the mean; in training it decodes a noisy draw.
@@ -67,8 +68,7 @@ def test_vae_adds_the_kl_divergence_per_pixel():
     images = np.random.default_rng(1).random((6, 28, 28, 1), dtype=np.float32)
     vae(images)
     assert len(vae.losses) == 1
-    mean = np.asarray(vae.get_layer("encoder")(images), dtype=np.float64)
-    log_var = np.asarray(vae.get_layer("encoder_log_var")(images), dtype=np.float64)
+    mean, log_var = (np.asarray(x, dtype=np.float64) for x in vae.get_layer("encoder")(images))
     kl = -0.5 * (1 + log_var - mean**2 - np.exp(log_var)).sum(axis=1)
     assert kl.min() >= 0
     np.testing.assert_allclose(float(vae.losses[0]), 2.0 * kl.mean() / 784, rtol=1e-4)
@@ -92,3 +92,38 @@ def test_vae_is_registered():
     kind = models.MODELS["vae"]
     assert kind.build is models.variational_autoencoder and kind.target == "images"
     assert kind.loss == "binary_crossentropy" and kind.metrics == ("mse",)
+
+
+def test_register_adds_a_kind_and_takes_the_same_build_again(registry):
+    def build(image_shape, num_classes=10):
+        return models.classifier(image_shape, num_classes)
+
+    kind = models.register("mine", build, target="labels", loss="sparse_categorical_crossentropy",
+                           metrics=["accuracy"])
+    assert registry["mine"] is kind and kind == models.ModelKind(
+        build, "labels", "sparse_categorical_crossentropy", ("accuracy",))
+
+    def build(image_shape, num_classes=10):  # noqa: F811 - a notebook cell run again
+        return models.classifier(image_shape, num_classes)
+
+    assert models.register("mine", build, target="labels", loss="mse").build is build
+    assert models.register("dense", models.dense_autoencoder, target="images",
+                           loss="binary_crossentropy", metrics=("mse",)) == registry["dense"]
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (dict(name=""), "name: expected a non-empty str, got ''"),
+    (dict(name=3), "name: expected a non-empty str, got 3"),
+    (dict(name="dense"), "name: expected a new name, got 'dense', which is already built by "
+                         "dense_autoencoder; pick another name"),
+    (dict(build="conv"), "build: expected a function .*, got str; pass the function itself"),
+    (dict(target="codes"), "target: expected 'images' .* or 'labels' .*, got 'codes'"),
+    (dict(loss=None), "loss: expected the name of a Keras loss, got None"),
+    (dict(metrics="mse"), r"metrics: expected a sequence of Keras metric names, got 'mse'"),
+])
+def test_register_refuses_bad_arguments_by_name(registry, arguments, message):
+    given = {**dict(name="mine", build=models.conv_autoencoder, target="images", loss="mse"),
+             **arguments}
+    with pytest.raises(ValueError, match=message):
+        models.register(given.pop("name"), given.pop("build"), **given)
+    assert "mine" not in registry

@@ -6,8 +6,9 @@ import dataclasses
 import numpy as np
 import pytest
 
-from conftest import tiny_images, write_cifar_archive
 from genlab import data, pipeline, plots, samplers
+
+from conftest import tiny_images, write_cifar_archive
 
 TINY_MNIST = {
     "fully connected": dict(kind="dense", epochs=1, code_size=4, hidden=(16,), batch_size=50),

@@ -1,7 +1,5 @@
 """Tests for the plot helpers of genlab.plots that chapters on code space use."""
 
-import genlab  # noqa: F401  (sets TensorFlow's environment before anything imports keras)
-
 import matplotlib
 
 matplotlib.use("Agg")
@@ -21,6 +19,18 @@ def close_figures():
 
 def _codes(n: int = 300, d: int = 4, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal((n, d)).astype(np.float32)
+
+
+def test_class_shares_draws_each_sources_shares_side_by_side():
+    ax = plots.class_shares({"real": np.array([30, 10]), "sampled": np.array([0.5, 0.5])},
+                            ["zero", "one"])
+    heights = [bar.get_height() for bar in ax.patches]
+    np.testing.assert_allclose(heights, [0.75, 0.25, 0.5, 0.5])  # counts become shares
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["zero", "one"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["real", "sampled"]
+    with pytest.raises(ValueError, match=r"histograms\['real'\]: expected 3 shares, one per "
+                                         r"class, got shape \(2,\)"):
+        plots.class_shares({"real": np.ones(2)}, ["a", "b", "c"])
 
 
 def test_correlation_matrix_draws_the_correlations():

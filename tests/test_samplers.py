@@ -1,7 +1,5 @@
 """Tests for genlab.samplers on small synthetic codes with known distributions."""
 
-import genlab  # noqa: F401  (sets TensorFlow's environment before keras is imported)
-
 import numpy as np
 import pytest
 from scipy import stats
@@ -116,7 +114,7 @@ def test_refit_with_another_code_size_replaces_the_state(name):
 def test_samplers_are_clonable_and_listed_in_book_order():
     sampler = Gaussian("diag")
     copy = clone(sampler)
-    assert copy is not sampler and copy.get_params() == {"covariance": "diag"}
+    assert copy is not sampler and copy.get_params() == {"covariance": "diag", "random_state": 0}
     assert list(SAMPLERS.values()) == [UniformBox, IndependentMarginals, Gaussian,
                                        GaussianMixture, KernelDensity, Flow]
 
@@ -401,3 +399,35 @@ def test_a_fitted_flow_pickles_with_its_weights():
     np.testing.assert_array_equal(copy.log_prob(codes[:40]), flow.log_prob(codes[:40]))
     assert copy.loss_history_ == flow.loss_history_ and copy.get_params() == flow.get_params()
     assert not hasattr(pickle.loads(pickle.dumps(Flow())), "model_")
+
+
+@pytest.mark.parametrize("sampler, message", [
+    (lambda: KernelDensity(bandwidth="0.5"),
+     r"bandwidth: expected a positive number \(standardised units\).*got '0.5'"),
+    (lambda: KernelDensity(bandwidth=True), "bandwidth: expected a positive number"),
+    (lambda: KernelDensity(bandwidths=["0.5", "1"]), "bandwidths: expected a 1-D list of positive"),
+    (lambda: GaussianMixture(reg_covar=-1), "reg_covar: expected a number >= 0, e.g. 1e-6, got -1"),
+    (lambda: GaussianMixture(reg_covar="1e-6"), "reg_covar: expected a number >= 0"),
+    (lambda: GaussianMixture(max_iter=0), "max_iter: expected an int >= 1"),
+    (lambda: Flow(learning_rate="1e-3"), "learning_rate: expected a positive number.*got '1e-3'"),
+    (lambda: Flow(learning_rate=float("nan")), "learning_rate: expected a positive number"),
+    (lambda: Flow(l2="0.1"), "l2: expected a number >= 0, got '0.1'"),
+])
+def test_numeric_arguments_are_checked_in_fit(sampler, message):
+    codes, _ = _blobs()
+    with pytest.raises(ValueError, match=message):
+        sampler().fit(codes)
+
+
+def test_fit_each_fits_and_reports_an_unusable_cache(tmp_path, monkeypatch):
+    from genlab.samplers import fit_each
+
+    a_file = tmp_path / "cache-file"
+    a_file.write_text("")
+    monkeypatch.setenv("GENLAB_CACHE", str(a_file))
+    codes, _ = _blobs()
+    box = UniformBox()
+    with pytest.warns(UserWarning, match="cannot write into the cache folder .*a file, not a "
+                                         "folder.*GENLAB_CACHE at a writable folder"):
+        seconds = fit_each({"box": box}, codes)
+    assert seconds["box"] >= 0 and box.code_size_ == 2 and a_file.read_text() == ""

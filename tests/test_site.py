@@ -28,6 +28,8 @@ REPO = CONFIG["repository"]["url"].removeprefix("https://github.com/")
 BRANCH = CONFIG["repository"]["branch"]
 HOST = "127.0.0.1"
 
+pytestmark = pytest.mark.book
+
 
 def page_title(page: str) -> str:
     """The page's first `# ` heading, as Sphinx writes it in <title> (markup removed)."""

@@ -1,6 +1,9 @@
-"""The slides command (.ci/slides): a chapter becomes a reveal.js deck without hand-marked cells."""
+"""The slides command (.ci/slides): a chapter becomes a reveal.js deck without hand-marked cells,
+which presents offline: a browser without network shows it from file://."""
 
 import importlib.util
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +18,15 @@ slides = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(slides)
 
 PNG = {"image/png": "iVBORw0KGgo=", "text/plain": "<Figure>"}
+# A chapter with inline maths ($...$) on its slides, to see MathJax typeset it offline.
+CHAPTER = ROOT / "book" / "07-interpolation.ipynb"
+
+
+def skip_or_fail(reason: str):
+    """Skip for want of a tool, except in CI (CI=true), where the test must run."""
+    if os.environ.get("CI", "").lower() in ("true", "1", "yes"):
+        pytest.fail(reason + "; in CI this test must run, not skip")
+    pytest.skip(reason)
 
 
 def notebook() -> nbformat.NotebookNode:
@@ -91,17 +103,111 @@ def test_literalinclude_becomes_the_included_source(tmp_path):
         slides.plain_markdown(text.replace(": f", ": g"), folder)
 
 
-def test_the_command_writes_a_reveal_deck_of_a_chapter(tmp_path):
-    chapter = ROOT / "book" / "03-reconstructions.ipynb"
-    before = chapter.read_bytes()
-    result = subprocess.run([sys.executable, str(SCRIPT), str(chapter), "--output", str(tmp_path)],
-                            capture_output=True, text=True, timeout=120, cwd=ROOT)
+@pytest.fixture(scope="module")
+def deck(tmp_path_factory):
+    """The command's slides of CHAPTER, written into a scratch folder once: its HTML file.
+    The first run anywhere installs the pinned npm packages (needs npm and the registry)."""
+    output = tmp_path_factory.mktemp("slides")
+    before = CHAPTER.read_bytes()
+    result = subprocess.run([sys.executable, str(SCRIPT), str(CHAPTER), "--output", str(output)],
+                            capture_output=True, text=True, timeout=300, cwd=ROOT)
+    if result.returncode != 0 and "install Node.js with npm" in result.stderr:
+        skip_or_fail("npm is needed once to install the slides' assets (bash .ci/test installs "
+                     "Debian's npm when run as root)")
     assert result.returncode == 0, result.stderr[-3000:]
-    html = (tmp_path / "03-reconstructions.slides.html").read_text()
+    assert CHAPTER.read_bytes() == before  # only a copy was changed
+    return output / f"{CHAPTER.stem}.slides.html"
+
+
+@pytest.mark.book
+def test_the_command_writes_a_reveal_deck_of_a_chapter_beside_its_assets(deck):
+    html = deck.read_text()
     assert "reveal.js" in html and "Reveal.initialize" in html
     assert html.count("<section") > 3
     assert "google.colab" not in html  # the bootstrap cell is not presented
-    assert chapter.read_bytes() == before  # only a copy was changed
+    # Everything it loads is in the folder, found by relative URLs: none leaves it.
+    assert not [m.group(0) for m in slides.REMOTE.finditer(html)]
+    for url in ("assets/reveal.js/dist/reveal.js", "assets/reveal.js/dist/theme/simple.css",
+                "assets/requirejs/require.js", "assets/jquery/dist/jquery.min.js",
+                "assets/mathjax/MathJax.js"):
+        assert f'"{url}' in html and (deck.parent / url).is_file(), url
+
+
+@pytest.fixture(scope="module")
+def offline_browser(tmp_path_factory):
+    """Headless Chromium (selenium) without network: every host name fails to resolve, every
+    connection goes to a closed proxy port, and DevTools emulates being offline."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver_path = shutil.which("chromedriver")
+    if not (chromium and driver_path):
+        skip_or_fail("Chromium not found: install Debian's packages chromium and chromium-driver "
+                     "(bash .ci/test does so when run as root)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--disable-dev-shm-usage", "--window-size=1280,800",
+                 f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
+                 "--host-resolver-rules=MAP * ~NOTFOUND",
+                 "--proxy-server=127.0.0.1:9", "--proxy-bypass-list=<-loopback>"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=options, service=Service(driver_path))
+    driver.execute_cdp_cmd("Network.enable", {})
+    driver.execute_cdp_cmd("Network.emulateNetworkConditions", {
+        "offline": True, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+    driver.set_page_load_timeout(30)
+    driver.set_script_timeout(30)
+    yield driver
+    driver.quit()
+
+
+@pytest.mark.book
+def test_the_deck_presents_offline_with_its_maths_typeset(deck, offline_browser):
+    """Opened from disk without network, reveal.js lays out the slides, MathJax typesets the
+    chapter's maths and the theme's fonts load: all from the folder, or nothing would show."""
+    browser = offline_browser
+    browser.get(deck.as_uri())
+    # reveal.js is a RequireJS module (the template's require call names it by its URL, the
+    # stylesheet's beside it), not a global; wait for it to be ready, then for MathJax's queue.
+    seen = browser.execute_async_script("""
+        const done = arguments[arguments.length - 1], start = Date.now();
+        const css = document.querySelector('link[href$="/dist/reveal.css"]');
+        const id = css && css.getAttribute('href').replace(/reveal\\.css$/, 'reveal.js');
+        (function wait() {
+          const Reveal = window.require && require.defined(id) ? require(id) : null;
+          if (Reveal && Reveal.isReady() && window.MathJax && MathJax.Hub) {
+            MathJax.Hub.Queue(() => document.fonts.ready.then(() => done({
+              ready: true,
+              sections: document.querySelectorAll('.reveal .slides section').length,
+              slides: Reveal.getTotalSlides(),
+              horizontal: Reveal.getHorizontalSlides().length,
+              maths: document.querySelectorAll('.MathJax_CHTML').length,
+              errors: document.querySelectorAll('.MathJax_CHTML .mjx-merror').length,
+              loaded: [...document.scripts].map(s => s.src)
+                .concat([...document.styleSheets].map(s => s.href)).filter(Boolean),
+              fonts: [...document.fonts].filter(f => f.status === 'loaded').map(f => f.family),
+            })));
+          } else if (Date.now() - start > 20000) {
+            done({ready: false, reveal: !!Reveal, mathjax: !!window.MathJax});
+          } else {
+            setTimeout(wait, 100);
+          }
+        })();
+    """)
+    errors = [e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert seen["ready"], f"reveal.js did not start offline: {seen}, console errors {errors}"
+    assert seen["sections"] > 1 and seen["slides"] > 1 and seen["horizontal"] > 1, seen
+    assert seen["maths"] > 0 and not seen["errors"], f"maths not typeset: {seen}"
+    outside = [url for url in seen["loaded"] if not url.startswith(deck.parent.as_uri() + "/")]
+    assert not outside, f"loaded from outside the slides' folder: {outside}"
+    # The theme's fonts and MathJax's web fonts (the names ending in "w"), from the folder.
+    assert {"News Cycle", "Lato"} <= set(seen["fonts"]), seen["fonts"]
+    assert any(f.startswith("MJXc-TeX-") and f.endswith("w") for f in seen["fonts"]), seen["fonts"]
+    assert not errors, f"console errors: {errors}"
 
 
 def test_the_command_names_a_bad_argument(tmp_path):

@@ -11,6 +11,20 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 __version__ = "0.1.0"
 
 
+def seed(value: int) -> int:
+    """The seed genlab uses for ``value``: ``value`` plus ``GENLAB_SEED_OFFSET`` (0 unless set).
+
+    Every random draw of genlab (training, fitting, sampling, scoring) passes its seed through
+    here, so setting the variable re-runs the book under other draws; the data split stays put.
+    """
+    offset = os.environ.get("GENLAB_SEED_OFFSET", "").strip() or "0"
+    try:
+        return int(value) + int(offset)
+    except ValueError:
+        raise ValueError(f"GENLAB_SEED_OFFSET: expected an integer, got {offset!r}; unset it, or "
+                         "set it to e.g. 1 to re-run under other random draws") from None
+
+
 def versions() -> dict[str, str]:
     """Versions of Python and of the libraries the book's numbers depend on."""
     import platform

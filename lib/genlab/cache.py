@@ -5,24 +5,37 @@ its key matches.
 An entry is a folder holding one payload file and ``meta.json``. Each is written by an atomic
 rename, the metadata last, so an interrupted write never looks complete. A stale, corrupt or
 unreadable entry is moved aside with a warning and the result is computed again: nothing is lost.
+A cache folder that cannot be written is reported once, and results are then computed but not kept.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import inspect
 import json
 import os
 import shutil
+import tempfile
+import time
 import uuid
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any, Callable, TypeVar
+from types import ModuleType
+from typing import IO, Any, TypeVar
 
 import numpy as np
 
-__all__ = ["directory", "key", "array_digest", "fetch", "load", "save"]
+__all__ = ["directory", "usable", "key", "array_digest", "code_digest", "fetch", "load", "save"]
 
 T = TypeVar("T")
+
+# A temporary file this old in an entry is left from an interrupted write, not one in progress.
+STALE_TEMPORARY_SECONDS = 3600
+# Cache folders reported as unusable: a notebook that trains ten models hears it once, not ten
+# times.
+_reported: set[str] = set()
 
 
 def directory() -> Path:
@@ -33,10 +46,45 @@ def directory() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", "~/.cache")).expanduser() / "genlab"
 
 
+def usable() -> bool:
+    """Whether the cache folder can be created and written into; if not, warn (once per folder)
+    that results will be computed but not kept."""
+    folder = directory()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        # An unnamed file: nothing is left behind, even if the process dies here.
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        _report_unusable(folder, error)
+        return False
+    return True
+
+
+def _report_unusable(folder: Path, error: OSError) -> None:
+    if str(folder) in _reported:
+        return
+    _reported.add(str(folder))
+    reason = ("it is a file, not a folder" if folder.exists() and not folder.is_dir()
+              else f"{type(error).__name__}: {error}")
+    warnings.warn(f"genlab cache: cannot write into the cache folder {folder} ({reason}); results "
+                  "are computed but not kept, so each run computes them again. Point "
+                  "GENLAB_CACHE at a writable folder to keep them.", stacklevel=4)
+
+
 def key(described: Any) -> str:
     """A sha256 digest of a JSON-able description of everything that changes the result."""
     text = json.dumps(described, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def code_digest(*modules: ModuleType) -> str:
+    """A sha256 digest of the source files of modules: keys follow the code that computes an
+    entry, so after an edit or a `git pull` nothing computed by the old code is reused."""
+    digest = hashlib.sha256()
+    for module in modules:
+        digest.update(Path(inspect.getsourcefile(module)).read_bytes())
+    return digest.hexdigest()
 
 
 def array_digest(*arrays: Any) -> str:
@@ -86,24 +134,51 @@ def load(entry: Path, key: str, read: Callable[[Path], T], redo: str) -> tuple[T
         reason = str(error) if isinstance(error, _Unusable) else f"unreadable ({error})"
         aside = entry.with_name(entry.name + ".bad")
         shutil.rmtree(aside, ignore_errors=True)
-        entry.rename(aside)
+        try:
+            entry.rename(aside)
+        except OSError as rename_error:  # a read-only cache: the entry stays, but is not used
+            warnings.warn(f"genlab cache: the entry {entry.name} is {reason}; it could not be "
+                          f"moved aside ({rename_error}), so it stays in place unused, and "
+                          f"{redo}. Point GENLAB_CACHE at a writable folder.", stacklevel=3)
+            return None
         warnings.warn(f"genlab cache: the entry {entry.name} is {reason}; it was moved to "
                       f"{aside.name} and {redo}.", stacklevel=3)
         return None
 
 
-def save(entry: Path, payload: str, write: Callable[[IO[bytes]], None], meta: dict) -> None:
-    """Write the payload file (by ``write``) and then ``meta`` (with ``key``) into ``entry``."""
-    entry.mkdir(parents=True, exist_ok=True)
+def save(entry: Path, payload: str, write: Callable[[IO[bytes]], None], meta: dict) -> bool:
+    """Write the payload file (by ``write``) and then ``meta`` (with ``key``) into ``entry``.
+
+    Returns False, keeping nothing, where the cache folder cannot be written (warned once).
+    """
     token = uuid.uuid4().hex
     payload_tmp = entry / f".tmp-{token}-{payload}"
-    with open(payload_tmp, "wb") as f:
-        write(f)
-    meta = {**meta, "payload": payload, "payload_sha256": _sha256(payload_tmp)}
-    os.replace(payload_tmp, entry / payload)
     meta_tmp = entry / f".tmp-{token}.json"
-    meta_tmp.write_text(json.dumps(meta, indent=1))
-    os.replace(meta_tmp, entry / "meta.json")
+    try:
+        entry.mkdir(parents=True, exist_ok=True)
+        _remove_stale_temporaries(entry)
+        with open(payload_tmp, "wb") as f:
+            write(f)
+        meta = {**meta, "payload": payload, "payload_sha256": _sha256(payload_tmp)}
+        os.replace(payload_tmp, entry / payload)
+        meta_tmp.write_text(json.dumps(meta, indent=1))
+        os.replace(meta_tmp, entry / "meta.json")
+    except OSError as error:
+        for tmp in (payload_tmp, meta_tmp):
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+        _report_unusable(entry.parent, error)
+        return False
+    return True
+
+
+def _remove_stale_temporaries(entry: Path) -> None:
+    """Delete temporary files that interrupted writes left in ``entry`` (never a fresh one: another
+    process may be writing it)."""
+    for tmp in entry.glob(".tmp-*"):
+        with contextlib.suppress(OSError):  # another process may delete it first
+            if time.time() - tmp.stat().st_mtime > STALE_TEMPORARY_SECONDS:
+                tmp.unlink()
 
 
 def _sha256(path: Path) -> str:

@@ -6,18 +6,25 @@ falls back to Keras' download otherwise (Colab).
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import os
 import pickle
 import tarfile
-from dataclasses import dataclass, field
+import zipfile
+import zlib
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 __all__ = ["DATASETS", "Dataset", "DatasetInfo", "load_dataset", "data_dir", "is_available",
-           "class_counts", "pixel_statistics"]
+           "as_dataset", "check_images", "class_counts", "pixel_statistics"]
 
 
 @dataclass(frozen=True)
@@ -63,8 +70,6 @@ class Dataset:
     y_val: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
-    fingerprint: str = field(repr=False)
-    """Digest of the raw data and the split: part of every cache key built on this dataset."""
 
     @property
     def name(self) -> str:
@@ -111,7 +116,7 @@ def is_available(name: str) -> bool:
 
 
 def _info(name: str) -> DatasetInfo:
-    if name not in DATASETS:
+    if not isinstance(name, str) or name not in DATASETS:
         raise ValueError(
             f"name: expected one of {sorted(DATASETS)}, got {name!r}; pick a dataset from "
             "genlab.data.DATASETS."
@@ -134,17 +139,56 @@ def load_dataset(name: str, *, validation_size: int = 5000, seed: int = 0) -> Da
     # A fixed permutation: the same images are held out on every machine and in every chapter.
     held_out = np.zeros(len(x_train), dtype=bool)
     held_out[np.random.default_rng(seed).permutation(len(x_train))[:validation_size]] = True
-    digest = hashlib.sha256()
-    for part in (x_train, y_train, x_test, y_test):
-        digest.update(np.ascontiguousarray(part).data)
-    digest.update(f"{validation_size}:{seed}".encode())
     return Dataset(
         info,
         _to_float(x_train[~held_out]), y_train[~held_out],
         _to_float(x_train[held_out]), y_train[held_out],
         _to_float(x_test), y_test,
-        fingerprint=digest.hexdigest()[:16],
     )
+
+
+def as_dataset(dataset: str | Dataset) -> Dataset:
+    """The dataset named (loaded with the default split), or a ``Dataset`` as it is."""
+    if isinstance(dataset, str):
+        return load_dataset(dataset)
+    if not isinstance(dataset, Dataset):
+        raise ValueError(
+            f"dataset: expected a dataset name (one of {sorted(DATASETS)}) or a "
+            f"genlab.data.Dataset, got {type(dataset).__name__} {dataset!r}; pass e.g. 'mnist' "
+            "or genlab.data.load_dataset('mnist')."
+        )
+    return dataset
+
+
+def check_images(images: np.ndarray, name: str = "images",
+                 image_shape: tuple[int, ...] | None = None, min_images: int = 1) -> np.ndarray:
+    """Return images as float32 NHWC in [0, 1], or raise a ValueError naming the argument."""
+    images = np.asarray(images)
+    expected = f"(n, {', '.join(map(str, image_shape))})" if image_shape else "(n, H, W, C)"
+    if image_shape is not None and images.shape[1:] != tuple(image_shape):
+        if images.shape == tuple(image_shape):
+            hint = "add the batch axis with images[None]"
+        elif images.shape[1:] == tuple(image_shape[:-1]) and image_shape[-1] == 1:
+            hint = "add the channel axis with images[..., None]"
+        else:
+            hint = "pass images of the same size as the reference images"
+        raise ValueError(f"{name}: expected shape {expected}, got {images.shape}; {hint}")
+    if images.ndim != 4:
+        raise ValueError(f"{name}: expected a 4-D array {expected} (NHWC), got shape "
+                         f"{images.shape}; add the channel axis with images[..., None]")
+    if images.shape[0] < min_images:
+        raise ValueError(f"{name}: expected at least {min_images} image"
+                         f"{'s' if min_images > 1 else ''}, got {images.shape[0]}; pass a "
+                         f"{'larger' if min_images > 1 else 'non-empty'} batch")
+    if not np.issubdtype(images.dtype, np.number) or not np.all(np.isfinite(images)):
+        raise ValueError(f"{name}: expected finite numbers, got NaN/inf or non-numeric values "
+                         f"(dtype {images.dtype}); check the data, decoder or sampler they came "
+                         "from")
+    lo, hi = float(images.min()), float(images.max())
+    if lo < 0.0 or hi > 1.0:
+        raise ValueError(f"{name}: expected pixel values in [0, 1], got range [{lo:.3g}, "
+                         f"{hi:.3g}]; divide uint8 images by 255 or clip the decoder output")
+    return images.astype(np.float32, copy=False)
 
 
 def _to_float(images: np.ndarray) -> np.ndarray:
@@ -212,14 +256,35 @@ def _verify_checksums(folder: Path, target: Path) -> None:
             )
 
 
+# What a truncated, empty or foreign data file raises while it is read.
+_UNREADABLE = (OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile, zlib.error,
+               tarfile.TarError, pickle.UnpicklingError)
+
+
+@contextlib.contextmanager
+def _reading(path: Path):
+    """Turn what a damaged data file raises while it is read into a ValueError naming it."""
+    try:
+        yield
+    except (FileNotFoundError, PermissionError):
+        raise  # missing or locked, not damaged: their own message names the file
+    except _UNREADABLE as error:
+        raise ValueError(
+            f"{path}: cannot be read ({type(error).__name__}: {error}); the file is truncated, "
+            "empty or not the original: replace it with the original one (see the data "
+            "folder's README)."
+        ) from error
+
+
 def _read_npz(path: Path):
-    with np.load(path) as f:
+    with _reading(path), np.load(path) as f:
         return (f["x_train"], f["y_train"]), (f["x_test"], f["y_test"])
 
 
 def _read_idx(folder: Path):
     def idx(stem: str, offset: int, shape: tuple[int, ...]) -> np.ndarray:
-        with gzip.open(folder / f"{stem}.gz", "rb") as f:
+        path = folder / f"{stem}.gz"
+        with _reading(path), gzip.open(path, "rb") as f:
             return np.frombuffer(f.read(), np.uint8, offset=offset).reshape(shape)
 
     return tuple(
@@ -232,12 +297,13 @@ def _read_idx(folder: Path):
 def _read_cifar(path: Path):
     """CIFAR-10's python batches, from the extracted folder or straight from the archive."""
     names = [f"data_batch_{i}" for i in range(1, 6)], ["test_batch"]
-    if path.is_dir():
-        load = lambda member: (path / member).read_bytes()  # noqa: E731
-        return _cifar_splits(names, load)
-    with tarfile.open(path, "r:gz") as archive:
-        load = lambda member: archive.extractfile(f"cifar-10-batches-py/{member}").read()  # noqa: E731
-        return _cifar_splits(names, load)
+    with _reading(path):
+        if path.is_dir():
+            load = lambda member: (path / member).read_bytes()  # noqa: E731
+            return _cifar_splits(names, load)
+        with tarfile.open(path, "r:gz") as archive:
+            load = lambda member: archive.extractfile(f"cifar-10-batches-py/{member}").read()  # noqa: E731
+            return _cifar_splits(names, load)
 
 
 def _cifar_splits(names, load):
@@ -265,7 +331,7 @@ def _download(info: DatasetInfo):
         ) from error
 
 
-def class_counts(dataset: Dataset) -> "pd.DataFrame":
+def class_counts(dataset: Dataset) -> pd.DataFrame:
     """Images per class in each split, with the class names as the index."""
     import pandas as pd
 
@@ -277,7 +343,7 @@ def class_counts(dataset: Dataset) -> "pd.DataFrame":
     )
 
 
-def pixel_statistics(dataset: Dataset) -> "pd.DataFrame":
+def pixel_statistics(dataset: Dataset) -> pd.DataFrame:
     """Mean, spread and share of blank (0) and saturated (1) pixels in each split."""
     import pandas as pd
 

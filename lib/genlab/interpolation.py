@@ -3,19 +3,23 @@
 Every path function returns a float32 array whose first axis is the step, of length `steps`,
 with ``result[0]`` and ``result[-1]`` equal to the two inputs (cast to float32) bit for bit.
 Encoders, decoders and classifiers come in as callables (`walks`, `evaluate_paths`), so this
-module sees only arrays and never imports Keras.
+module sees only arrays and never imports Keras. `Whitener` and `NeighbourGraph` are scikit-learn
+estimators (``fit`` returns self, fitted state ends in ``_``, ``NotFittedError`` before ``fit``);
+both are deterministic, so unlike the samplers they take no ``random_state``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import pandas as pd
 import scipy.sparse
 from scipy.sparse.csgraph import connected_components, dijkstra
+from sklearn.base import BaseEstimator
 from sklearn.decomposition import PCA
+from sklearn.exceptions import NotFittedError
 from sklearn.neighbors import NearestNeighbors
 from threadpoolctl import threadpool_limits
 
@@ -34,7 +38,7 @@ __all__ = [
     "PathScores",
     "evaluate_paths",
     "path_table",
-    "rank_methods",
+    "best_methods",
 ]
 
 
@@ -54,7 +58,9 @@ def _finite_array(x: object, name: str, hint: str) -> np.ndarray:
     try:
         arr = np.asarray(x, dtype=np.float64)
     except (TypeError, ValueError) as err:
-        raise ValueError(f"{name}: expected an array of numbers, got {type(x).__name__}; {hint}") from err
+        raise ValueError(
+            f"{name}: expected an array of numbers, got {type(x).__name__}; {hint}"
+        ) from err
     if not np.all(np.isfinite(arr)):
         raise ValueError(
             f"{name}: expected finite numbers, got {int(np.sum(~np.isfinite(arr)))} NaN/inf "
@@ -81,7 +87,10 @@ def _check_code(x: object, name: str, size: int | None = None) -> np.ndarray:
 
 
 def _check_codes(
-    codes: object, name: str = "codes", size: int | None = None, size_is: str = "the size of the codes to interpolate"
+    codes: object,
+    name: str = "codes",
+    size: int | None = None,
+    size_is: str = "the size of the codes to interpolate",
 ) -> np.ndarray:
     if np.ndim(codes) != 2 or np.size(codes) == 0:
         raise ValueError(
@@ -164,7 +173,7 @@ def slerp(code_a: np.ndarray, code_b: np.ndarray, steps: int = 10) -> np.ndarray
 # ---------------------------------------------------------------------------- whitened slerp
 
 
-class Whitener:
+class Whitener(BaseEstimator):
     """Maps codes to a space with zero mean and identity covariance (PCA whitening), and back.
 
     Directions in which the fitted codes have (almost) no variance, below `rtol` times the
@@ -175,7 +184,7 @@ class Whitener:
     def __init__(self, rtol: float = 1e-6) -> None:
         self.rtol = rtol
 
-    def fit(self, codes: np.ndarray) -> "Whitener":
+    def fit(self, codes: np.ndarray) -> Whitener:
         """Estimate the codes' mean and covariance; returns self."""
         if not (isinstance(self.rtol, (int, float)) and 0.0 <= self.rtol < 1.0):
             raise ValueError(f"rtol: expected a number in [0, 1), got {self.rtol!r}; use e.g. 1e-6")
@@ -186,7 +195,9 @@ class Whitener:
                 "fit on the encoded training set"
             )
         if np.ptp(x, axis=0).max() == 0.0:
-            raise ValueError("codes: expected codes that vary, got identical codes; fit on many different codes")
+            raise ValueError(
+                "codes: expected codes that vary, got identical codes; fit on many different codes"
+            )
         pca = PCA(whiten=True, svd_solver="full").fit(x)
         keep = int(np.sum(pca.explained_variance_ > self.rtol * pca.explained_variance_[0]))
         if keep < pca.n_components_:
@@ -199,7 +210,8 @@ class Whitener:
 
     def _check_fitted(self, x: object, name: str) -> np.ndarray:
         if not hasattr(self, "pca_"):
-            raise ValueError("Whitener: not fitted yet; call fit(codes) first")
+            raise NotFittedError("Whitener is not fitted yet: call fit(codes) first, with the "
+                                 "training codes")
         if name == "codes":
             return _check_codes(x, name, self.n_features_in_, "the code_size seen in fit")
         return _check_codes(x, name, self.n_components_, "n_components_ of the fitted Whitener")
@@ -215,7 +227,9 @@ class Whitener:
         return self.pca_.inverse_transform(z)
 
 
-def whitened_slerp(code_a: np.ndarray, code_b: np.ndarray, steps: int = 10, *, whitener: Whitener) -> np.ndarray:
+def whitened_slerp(
+    code_a: np.ndarray, code_b: np.ndarray, steps: int = 10, *, whitener: Whitener
+) -> np.ndarray:
     """`slerp` around the codes' own mean, in the space where their covariance is the identity.
 
     `whitener` is a `Whitener` fitted on training codes. float32 (steps, code_size).
@@ -223,7 +237,10 @@ def whitened_slerp(code_a: np.ndarray, code_b: np.ndarray, steps: int = 10, *, w
     steps = _check_steps(steps)
     if not isinstance(whitener, Whitener) or not hasattr(whitener, "pca_"):
         got = "an unfitted Whitener" if isinstance(whitener, Whitener) else type(whitener).__name__
-        raise ValueError(f"whitener: expected a fitted Whitener, got {got}; pass whitener=Whitener().fit(train_codes)")
+        raise ValueError(
+            f"whitener: expected a fitted Whitener, got {got}; "
+            "pass whitener=Whitener().fit(train_codes)"
+        )
     a = _check_code(code_a, "code_a", whitener.n_features_in_)
     b = _check_code(code_b, "code_b", whitener.n_features_in_)
     za, zb = whitener.pca_.transform(np.stack([a, b]))
@@ -234,7 +251,7 @@ def whitened_slerp(code_a: np.ndarray, code_b: np.ndarray, steps: int = 10, *, w
 # ---------------------------------------------------------------------------- graph path
 
 
-class NeighbourGraph:
+class NeighbourGraph(BaseEstimator):
     """k-nearest-neighbour graph over training codes, for shortest paths that only visit codes.
 
     Edges join each code to its `n_neighbors` nearest codes (either direction), weighted by
@@ -244,18 +261,26 @@ class NeighbourGraph:
     Fit once (the expensive part), then call `path` for many pairs.
     """
 
-    def __init__(self, n_neighbors: int = 10, n_jobs: int | None = None, power: float = 1.0) -> None:
+    def __init__(
+        self, n_neighbors: int = 10, n_jobs: int | None = None, power: float = 1.0
+    ) -> None:
         self.n_neighbors = n_neighbors
         self.n_jobs = n_jobs
         self.power = power
 
-    def fit(self, codes: np.ndarray) -> "NeighbourGraph":
+    def fit(self, codes: np.ndarray) -> NeighbourGraph:
         """Build the symmetrised, distance-weighted kNN graph over `codes`; returns self."""
         k = self.n_neighbors
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-            raise ValueError(f"n_neighbors: expected an int >= 1, got {k!r}; use e.g. n_neighbors=10")
+            raise ValueError(
+                f"n_neighbors: expected an int >= 1, got {k!r}; use e.g. n_neighbors=10"
+            )
         p = self.power
-        if isinstance(p, bool) or not isinstance(p, (int, float, np.integer, np.floating)) or not 1 <= p <= 4:
+        if (
+            isinstance(p, bool)
+            or not isinstance(p, (int, float, np.integer, np.floating))
+            or not 1 <= p <= 4
+        ):
             raise ValueError(
                 f"power: expected a number in [1, 4] (edge weight = distance ** power), got {p!r}; "
                 "use power=1 (shortest length) or power=2 (many short hops)"
@@ -286,7 +311,8 @@ class NeighbourGraph:
         path always visits at least one code.
         """
         if not hasattr(self, "graph_"):
-            raise ValueError("NeighbourGraph: not fitted yet; call fit(codes) first")
+            raise NotFittedError("NeighbourGraph is not fitted yet: call fit(codes) first, with "
+                                 "the training codes")
         size = self.codes_.shape[1]
         a = _check_code(code_a, "code_a", size)
         b = _check_code(code_b, "code_b", size)
@@ -361,7 +387,8 @@ def graph_path(
     size = _check_code(code_a, "code_a").shape[0]
     _check_code(code_b, "code_b", size)
     _check_codes(codes, "codes", size)
-    return NeighbourGraph(n_neighbors=n_neighbors, power=power).fit(codes).path(code_a, code_b, steps)
+    graph = NeighbourGraph(n_neighbors=n_neighbors, power=power).fit(codes)
+    return graph.path(code_a, code_b, steps)
 
 
 # ---------------------------------------------------------------------------- density path
@@ -402,10 +429,18 @@ def density_path(
             f"log_prob: expected a callable (n, code_size) -> (n,), got {type(log_prob).__name__}; "
             "pass e.g. log_prob=mixture.score_samples"
         )
-    if isinstance(iterations, bool) or not isinstance(iterations, (int, np.integer)) or iterations < 0:
-        raise ValueError(f"iterations: expected an int >= 0, got {iterations!r}; use e.g. iterations=100")
+    if (
+        isinstance(iterations, bool)
+        or not isinstance(iterations, (int, np.integer))
+        or iterations < 0
+    ):
+        raise ValueError(
+            f"iterations: expected an int >= 0, got {iterations!r}; use e.g. iterations=100"
+        )
     if not (isinstance(step_size, (int, float)) and step_size > 0):
-        raise ValueError(f"step_size: expected a number > 0, got {step_size!r}; use e.g. step_size=0.1")
+        raise ValueError(
+            f"step_size: expected a number > 0, got {step_size!r}; use e.g. step_size=0.1"
+        )
     path = _lerp(a, b, steps)
     stride = np.linalg.norm(b - a) / (steps - 1)
     if stride == 0.0 or steps == 2:
@@ -422,7 +457,8 @@ def density_path(
             raise ValueError(
                 f"log_prob: expected finite log-densities of shape ({probes.shape[0]},) for "
                 f"{probes.shape[0]} codes, got shape {lp.shape} with "
-                f"{int(np.sum(~np.isfinite(lp))) if lp.size else 0} non-finite; pass e.g. mixture.score_samples"
+                f"{int(np.sum(~np.isfinite(lp))) if lp.size else 0} non-finite; "
+                "pass e.g. mixture.score_samples"
             )
         lp = lp.reshape(len(inner), 2, d)
         grad = (lp[:, 0] - lp[:, 1]) / (2.0 * h)
@@ -446,10 +482,12 @@ def step_sizes(frames: np.ndarray) -> np.ndarray:
     """L2 distance between consecutive frames (flattened), float64 of shape (steps - 1,)."""
     if np.ndim(frames) < 2 or np.shape(frames)[0] < 2:
         raise ValueError(
-            f"frames: expected an array (steps, ...) with steps >= 2, got shape {np.shape(frames)}; "
+            f"frames: expected an array (steps, ...) with steps >= 2, "
+            f"got shape {np.shape(frames)}; "
             "pass the decoded images of a path, e.g. shape (10, 28, 28, 1)"
         )
-    x = _finite_array(frames, "frames", "check the decoder's output").reshape(np.shape(frames)[0], -1)
+    x = _finite_array(frames, "frames", "check the decoder's output")
+    x = x.reshape(np.shape(frames)[0], -1)
     return np.linalg.norm(np.diff(x, axis=0), axis=1)
 
 
@@ -468,7 +506,8 @@ def _check_images(images: object, name: str) -> np.ndarray:
     hint = "pass a batch of images (n, height, width, channels) in [0, 1]"
     if np.ndim(images) != 4 or np.shape(images)[0] == 0:
         raise ValueError(
-            f"{name}: expected a 4-D batch (n, height, width, channels), got shape {np.shape(images)}; {hint}"
+            f"{name}: expected a 4-D batch (n, height, width, channels), "
+            f"got shape {np.shape(images)}; {hint}"
         )
     return _finite_array(images, name, hint).astype(np.float32)
 
@@ -482,7 +521,8 @@ def walks(
     encode: Callable[[np.ndarray], np.ndarray] | None = None,
     decode: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> np.ndarray:
-    """Frames of the walk from each ``images_a[i]`` to ``images_b[i]``: (pairs, steps, *image shape).
+    """Frames of the walk from each ``images_a[i]`` to ``images_b[i]``:
+    (pairs, steps, *image shape).
 
     ``path(a, b, steps)`` walks between two codes, e.g. `linear`; ``encode`` and ``decode`` map
     batches of images to codes and back (an autoencoder's), each called once for all pairs.
@@ -493,23 +533,30 @@ def walks(
     b_img = _check_images(images_b, "images_b")
     if a_img.shape != b_img.shape:
         raise ValueError(
-            f"images_b: expected the shape of images_a {a_img.shape}, got {b_img.shape}; pass one image B per image A"
+            f"images_b: expected the shape of images_a {a_img.shape}, got {b_img.shape}; "
+            "pass one image B per image A"
         )
     if not callable(path):
         raise ValueError(
-            f"path: expected a callable (a, b, steps) -> (steps, ...), got {type(path).__name__}; pass e.g. linear"
+            f"path: expected a callable (a, b, steps) -> (steps, ...), "
+            f"got {type(path).__name__}; pass e.g. linear"
         )
     if (encode is None) != (decode is None):
         raise ValueError(
-            "encode, decode: expected both (to walk in code space) or neither (to walk in pixel space), "
-            "got one; pass e.g. encode=model.encode, decode=model.decode"
+            "encode, decode: expected both (to walk in code space) or neither "
+            "(to walk in pixel space), got one; pass e.g. encode=model.encode, decode=model.decode"
         )
     n = len(a_img)
-    ends = np.concatenate([a_img, b_img]) if encode is None else np.asarray(encode(np.concatenate([a_img, b_img])))
-    points = np.stack([np.asarray(path(ends[i], ends[n + i], steps), dtype=np.float32) for i in range(n)])
+    ends = np.concatenate([a_img, b_img])
+    if encode is not None:
+        ends = np.asarray(encode(ends))
+    points = np.stack(
+        [np.asarray(path(ends[i], ends[n + i], steps), dtype=np.float32) for i in range(n)]
+    )
     if points.shape[:2] != (n, steps):
         raise ValueError(
-            f"path: expected (steps, ...) = ({steps}, ...) per pair, got {points.shape[1:]}; check the path function"
+            f"path: expected (steps, ...) = ({steps}, ...) per pair, got {points.shape[1:]}; "
+            "check the path function"
         )
     if decode is None:
         return points
@@ -522,7 +569,8 @@ class PathScores:
     """What `evaluate_paths` measured on the walks of one method, pair by pair."""
 
     frames: np.ndarray
-    """Decoded walks, (pairs, steps, height, width, channels); frames[:, 0] is A's end, frames[:, -1] B's."""
+    """Decoded walks, (pairs, steps, height, width, channels); frames[:, 0] is A's end,
+    frames[:, -1] B's."""
     probabilities: np.ndarray
     """The classifier's class probabilities for every frame, (pairs, steps, classes)."""
     classes_a: np.ndarray
@@ -547,7 +595,8 @@ class PathScores:
         predicted = inner.argmax(axis=2)
         elsewhere = (predicted != self.classes_a[:, None]) & (predicted != self.classes_b[:, None])
         sizes = np.stack([step_sizes(f) for f in self.frames])
-        span = np.linalg.norm((self.frames[:, -1] - self.frames[:, 0]).reshape(len(sizes), -1), axis=1)
+        jump = (self.frames[:, -1] - self.frames[:, 0]).reshape(len(sizes), -1)
+        span = np.linalg.norm(jump, axis=1)
         return {
             "confidence": float(inner.max(axis=2).mean()),
             "lowest confidence": float(inner.max(axis=2).min(axis=1).mean()),
@@ -576,19 +625,26 @@ def evaluate_paths(
     """
     if not callable(classify):
         raise ValueError(
-            f"classify: expected a callable images -> probabilities (n, classes), got {type(classify).__name__}; "
-            "pass e.g. lambda x: evaluator.features(x)[1]"
+            "classify: expected a callable images -> probabilities (n, classes), "
+            f"got {type(classify).__name__}; pass e.g. lambda x: evaluator.features(x)[1]"
         )
     frames = walks(images_a, images_b, path, steps, encode=encode, decode=decode)
     n, steps = frames.shape[:2]
     a_img = np.asarray(images_a, dtype=np.float32)
     b_img = np.asarray(images_b, dtype=np.float32)
-    probabilities = np.asarray(classify(frames.reshape(n * steps, *frames.shape[2:])), dtype=np.float64)
+    probabilities = np.asarray(
+        classify(frames.reshape(n * steps, *frames.shape[2:])), dtype=np.float64
+    )
     ends = np.asarray(classify(np.concatenate([a_img, b_img])), dtype=np.float64)
-    if probabilities.ndim != 2 or probabilities.shape[0] != n * steps or ends.shape != (2 * n, probabilities.shape[1]):
+    if (
+        probabilities.ndim != 2
+        or probabilities.shape[0] != n * steps
+        or ends.shape != (2 * n, probabilities.shape[1])
+    ):
         raise ValueError(
-            f"classify: expected probabilities (n, classes) with one row per image, got {probabilities.shape} "
-            f"for {n * steps} images; pass the classifier's softmax output"
+            "classify: expected probabilities (n, classes) with one row per image, "
+            f"got {probabilities.shape} for {n * steps} images; "
+            "pass the classifier's softmax output"
         )
     mse = lambda x, y: ((x - y) ** 2).reshape(n, -1).mean(axis=1)  # noqa: E731
     errors = np.stack([mse(frames[:, 0], a_img), mse(frames[:, -1], b_img)], axis=1)
@@ -602,11 +658,17 @@ def evaluate_paths(
 
 
 def path_table(
-    scores: dict[str, PathScores], *, realism: Callable[[np.ndarray, str], pd.DataFrame] | None = None
+    scores: dict[str, PathScores],
+    *,
+    realism: Callable[[np.ndarray, str], pd.DataFrame] | None = None,
 ) -> pd.DataFrame:
     """One row per method: `PathScores.summary`, and, if given, the ``realism(images, name)`` row
     (e.g. an Evaluator's ``score``) of the method's inner frames."""
-    if not isinstance(scores, dict) or not scores or not all(isinstance(s, PathScores) for s in scores.values()):
+    if (
+        not isinstance(scores, dict)
+        or not scores
+        or not all(isinstance(s, PathScores) for s in scores.values())
+    ):
         raise ValueError(
             "scores: expected a non-empty dict {method name: PathScores}; "
             "pass {name: evaluate_paths(...)} for each method"
@@ -620,21 +682,23 @@ def path_table(
     return table
 
 
-def rank_methods(table: pd.DataFrame, criteria: dict[str, str]) -> pd.DataFrame:
-    """Rank of every method (1 = best) on each criterion, with "lower" or "higher" better, and
-    their mean rank; best mean rank first. Ties share the better rank."""
+def best_methods(table: pd.DataFrame, criteria: dict[str, tuple[str, float]]) -> pd.DataFrame:
+    """For each criterion {column: ("lower" or "higher", margin)}, "best" for every method within
+    ``margin`` of the best value, else "": a gap smaller than the spread of a measure is a tie,
+    not a ranking."""
     if not isinstance(criteria, dict) or not criteria:
-        raise ValueError("criteria: expected a non-empty dict {column: 'lower' or 'higher'}, "
-                         f"got {criteria!r}; pass e.g. {{'fid': 'lower', 'confidence': 'higher'}}")
-    for column, better in criteria.items():
+        raise ValueError("criteria: expected a non-empty dict {column: ('lower' or 'higher', "
+                         f"margin)}}, got {criteria!r}; pass e.g. {{'fid': ('lower', 1.5)}}")
+    best = {}
+    for column, rule in criteria.items():
         if column not in table.columns:
             raise ValueError(f"criteria: {column!r} is not a column of the table, which has "
                              f"{list(table.columns)}; pass columns of a path_table")
-        if better not in ("lower", "higher"):
-            raise ValueError(f"criteria[{column!r}]: expected 'lower' or 'higher', got {better!r}")
-    ranks = pd.DataFrame({
-        column: table[column].astype(float).rank(ascending=better == "lower", method="min").astype(int)
-        for column, better in criteria.items()
-    })
-    ranks["mean rank"] = ranks.mean(axis=1)
-    return ranks.sort_values("mean rank", kind="stable")
+        better, margin = rule if isinstance(rule, tuple) and len(rule) == 2 else (rule, None)
+        if better not in ("lower", "higher") or isinstance(margin, bool) \
+                or not isinstance(margin, (int, float)) or not margin >= 0:
+            raise ValueError(f"criteria[{column!r}]: expected ('lower' or 'higher', a margin "
+                             f">= 0), got {rule!r}; pass e.g. ('lower', 1.5)")
+        values = table[column].astype(float) * (1 if better == "lower" else -1)
+        best[column] = np.where(values <= values.min() + margin, "best", "")
+    return pd.DataFrame(best, index=table.index)

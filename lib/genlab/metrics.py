@@ -1,24 +1,31 @@
 """Sample-quality metrics: one scale for reconstructions, samplers and interpolations.
 
 Pure functions work on 2-D feature arrays (float64 inside); `Evaluator` turns images into
-features with an evaluation classifier whose penultimate Dense layer is named "features",
-keeps the reference statistics once, and scores a batch as one tidy DataFrame row.
+features with an evaluation classifier whose penultimate Dense layer is named "features", computes
+the reference statistics once in ``fit`` (a scikit-learn-style estimator), and scores a batch as
+one tidy DataFrame row.
+
+Seeds follow genlab.samplers' rule: `Evaluator` takes ``random_state`` (its fixed-seed subsamples)
+and its ``floor(n, seed=None)`` draws with it unless given a seed; functions take ``seed``.
 """
 
 from __future__ import annotations
 
+import functools
 import json
+import sys
 import time
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import scipy.linalg
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError
 from sklearn.metrics import pairwise_distances_chunked
 from sklearn.neighbors import NearestNeighbors
 
-if TYPE_CHECKING:
-    from genlab.data import Dataset
+import genlab
+from genlab.data import check_images
 
 FEATURES_LAYER = "features"
 # A generated image is a "near copy" when it lies closer to its nearest training image than
@@ -66,33 +73,6 @@ def _check_k(k: int, n: int, name: str) -> None:
                          "pass more samples or a smaller k")
 
 
-def _check_images(images: np.ndarray, name: str,
-                  image_shape: tuple[int, ...] | None = None,
-                  min_images: int = MIN_IMAGES) -> np.ndarray:
-    """Return images as float32 NHWC in [0, 1], or raise a ValueError naming the argument."""
-    images = np.asarray(images)
-    expected = f"(n, {', '.join(map(str, image_shape))})" if image_shape else "(n, H, W, C)"
-    if image_shape is not None and images.shape[1:] != tuple(image_shape):
-        hint = ("add the channel axis with images[..., None]"
-                if images.shape[1:] == tuple(image_shape[:-1]) and image_shape[-1] == 1
-                else "pass images of the same size as the reference images")
-        raise ValueError(f"{name}: expected shape {expected}, got {images.shape}; {hint}")
-    if images.ndim != 4:
-        raise ValueError(f"{name}: expected a 4-D array {expected} (NHWC), got shape "
-                         f"{images.shape}; add the channel axis with images[..., None]")
-    if images.shape[0] < min_images:
-        raise ValueError(f"{name}: expected at least {min_images} images, got {images.shape[0]}; "
-                         "metrics on so few images are meaningless, pass a larger batch")
-    if not np.issubdtype(images.dtype, np.number) or not np.all(np.isfinite(images)):
-        raise ValueError(f"{name}: expected finite numbers, got NaN/inf or non-numeric values "
-                         f"(dtype {images.dtype}); check the decoder or sampler output")
-    lo, hi = float(images.min()), float(images.max())
-    if lo < 0.0 or hi > 1.0:
-        raise ValueError(f"{name}: expected pixel values in [0, 1], got range [{lo:.3g}, {hi:.3g}]; "
-                         "divide uint8 images by 255 or clip the decoder output")
-    return images.astype(np.float32, copy=False)
-
-
 # ----------------------------------------------------------------------------- Fréchet distance
 def _sqrtm_psd(c: np.ndarray) -> np.ndarray:
     """Symmetric square root of a symmetric PSD matrix (tiny negative eigenvalues clipped)."""
@@ -111,8 +91,9 @@ def frechet_distance_gaussians(mu1: np.ndarray, cov1: np.ndarray,
     for name, x, shape in (("mu1", mu1, (d,)), ("mu2", mu2, (d,)),
                            ("cov1", cov1, (d, d)), ("cov2", cov2, (d, d))):
         if d < 1 or x.shape != shape or not np.all(np.isfinite(x)):
-            raise ValueError(f"{name}: expected finite values of shape {shape} (mu1 is {mu1.shape}),"
-                             f" got shape {x.shape}; pass means (d,) and covariances (d, d)")
+            raise ValueError(f"{name}: expected finite values of shape {shape} (mu1 is "
+                             f"{mu1.shape}), got shape {x.shape}; pass means (d,) and "
+                             "covariances (d, d)")
     # tr sqrt(cov1 cov2) = tr sqrt(s1 cov2 s1) with s1 = sqrt(cov1): a symmetric PSD matrix,
     # so eigh gives real eigenvalues and the result can never be complex.
     s1 = _sqrtm_psd(cov1)
@@ -152,7 +133,7 @@ def kernel_distance(a: np.ndarray, b: np.ndarray, *, subsets: int = 20,
         raise ValueError(f"subset_size: expected an integer >= 2, got {subset_size!r}")
     d = a.shape[1]
     m = min(subset_size, a.shape[0], b.shape[0])
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(genlab.seed(seed))
     values = np.empty(subsets)
     for i in range(subsets):
         x = a[rng.choice(a.shape[0], m, replace=False)]
@@ -183,7 +164,8 @@ def _real_radii(real: np.ndarray, k: int) -> np.ndarray:
 
 
 def _fake_radii(fake: np.ndarray, k: int) -> np.ndarray:
-    """Distance of every fake row to its k-th nearest other row (fast index; ties are harmless here)."""
+    """Distance of every fake row to its k-th nearest other row (fast index; ties are harmless
+    here)."""
     dist, _ = NearestNeighbors(n_neighbors=k + 1).fit(fake).kneighbors(fake)
     return dist[:, k]  # column 0 is the point itself
 
@@ -226,13 +208,15 @@ def precision_recall(real: np.ndarray, fake: np.ndarray, *, k: int = 5) -> tuple
 
 
 def density_coverage(real: np.ndarray, fake: np.ndarray, *, k: int = 5) -> tuple[float, float]:
-    """Density (≈1 for same distribution; (k+1)/k for identical sets) and coverage (Naeem et al. 2020)."""
+    """Density (≈1 for same distribution; (k+1)/k for identical sets) and coverage (Naeem et al.
+    2020)."""
     r = _prdc_from_arrays(real, fake, k)
     return r["density"], r["coverage"]
 
 
 def _inside_real_balls(real: np.ndarray, real_radii: np.ndarray, fake: np.ndarray) -> np.ndarray:
-    """Whether each fake row lies in some real row's k-NN ball: the per-row flags behind precision."""
+    """Whether each fake row lies in some real row's k-NN ball: the per-row flags behind
+    precision."""
     inside = np.zeros(len(fake), dtype=bool)
     start = 0
     for dist in pairwise_distances_chunked(real, fake, working_memory=_WORKING_MEMORY_MB):
@@ -242,7 +226,8 @@ def _inside_real_balls(real: np.ndarray, real_radii: np.ndarray, fake: np.ndarra
 
 
 def inside_real_manifold(real: np.ndarray, fake: np.ndarray, *, k: int = 5) -> np.ndarray:
-    """Per fake row: does it fall inside the real k-NN manifold? Boolean (n_fake,); its mean is precision."""
+    """Per fake row: does it fall inside the real k-NN manifold? Boolean (n_fake,); its mean is
+    precision."""
     real, fake = _check_pair(real, fake, "real", "fake", min_rows=1)
     _check_k(k, len(real), "real")
     return _inside_real_balls(real, _real_radii(real, k), fake)
@@ -250,7 +235,8 @@ def inside_real_manifold(real: np.ndarray, fake: np.ndarray, *, k: int = 5) -> n
 
 # ----------------------------------------------------------------------------- class balance
 def class_balance(probabilities: np.ndarray, reference_labels: np.ndarray) -> dict:
-    """Predicted-class histogram, its total variation from the reference labels' balance, mean confidence."""
+    """Predicted-class histogram, its total variation from the reference labels' balance, mean
+    confidence."""
     p = _check_features(probabilities, "probabilities", min_rows=1)
     if p.min() < 0 or not np.allclose(p.sum(axis=1), 1.0, atol=1e-3):
         raise ValueError("probabilities: expected rows of non-negative numbers summing to 1, got "
@@ -341,7 +327,8 @@ def _check_bins(bins: int) -> int:
 
 def pair_occupancy(codes: np.ndarray, bins: int = 20) -> np.ndarray:
     """Share of the cells of a bins x bins grid over each pair of dimensions' [min, max] box that
-    hold at least one code, shape (d, d) with a NaN diagonal; 1 means the codes fill that 2-D box."""
+    hold at least one code, shape (d, d) with a NaN diagonal; 1 means the codes fill that 2-D
+    box."""
     x = _check_features(codes, "codes")
     bins = _check_bins(bins)
     low, span = x.min(axis=0), np.ptp(x, axis=0)
@@ -402,45 +389,22 @@ def nearest_class_shares(codes: np.ndarray, reference_codes: np.ndarray,
 
 
 # ----------------------------------------------------------------------------- Evaluator
-class Evaluator:
+class Evaluator(BaseEstimator):
     """Scores batches of images against reference (training) images with an evaluation classifier.
 
-    The copying check compares a fixed-seed subsample of at most `copy_sample` images per batch
-    (and of the held-out images, once) with all training images, to stay fast. Precision,
-    recall, density and coverage use a fixed-seed subsample of at most `prdc_reference`
-    training features as the real manifold; these depend on sample size, so always compare a
-    batch with `floor(n)` at the same n. With `cache`, these reference statistics are computed
-    once per classifier and images, and each batch's scores once per batch, and are kept in
-    ``GENLAB_CACHE``.
+    ``fit(train_images, train_labels, heldout_images)`` computes the reference statistics; then
+    ``score`` gives a batch's row. The copying check compares a fixed-seed subsample of at most
+    `copy_sample` images per batch (and of the held-out images, once) with all training images, to
+    stay fast. Precision, recall, density and coverage use a fixed-seed subsample of at most
+    `prdc_reference` training features as the real manifold; these depend on sample size, so
+    always compare a batch with `floor(n)` at the same n. With `cache`, the reference statistics
+    are computed once per classifier and images, and each batch's scores once per batch, and are
+    kept in ``GENLAB_CACHE``. ``random_state`` seeds the subsamples and KID's subsets.
     """
 
-    def __init__(self, model, train_images: np.ndarray, train_labels: np.ndarray,
-                 heldout_images: np.ndarray, *, k: int = 5, kid_subsets: int = 20,
-                 kid_subset_size: int = 1000, prdc_reference: int = 10_000,
-                 copy_sample: int = 2_000, batch_size: int = 1_000, seed: int = 0,
-                 cache: bool = True) -> None:
-        import keras  # here, so that the pure functions import without TensorFlow
-
-        try:
-            features_layer = model.get_layer(FEATURES_LAYER)
-        except (ValueError, AttributeError) as err:
-            raise ValueError(f"model: expected a keras.Model with a Dense layer named "
-                             f"'{FEATURES_LAYER}' before the softmax, got {type(model).__name__} "
-                             "without one; name the penultimate layer 'features'") from err
-        train_images = _check_images(train_images, "train_images")
-        self.image_shape_ = tuple(train_images.shape[1:])
-        heldout_images = _check_images(heldout_images, "heldout_images", self.image_shape_)
-        labels = np.asarray(train_labels)
-        if labels.shape != (len(train_images),) or not np.issubdtype(labels.dtype, np.integer):
-            raise ValueError(f"train_labels: expected {len(train_images)} integer labels of shape "
-                             f"({len(train_images)},), got shape {labels.shape}, dtype "
-                             f"{labels.dtype}; pass class indices, not one-hot vectors")
-        for name, value, low in (("k", k, 1), ("kid_subsets", kid_subsets, 1),
-                                 ("kid_subset_size", kid_subset_size, 2),
-                                 ("prdc_reference", prdc_reference, k + 1),
-                                 ("copy_sample", copy_sample, 1), ("batch_size", batch_size, 1)):
-            if not isinstance(value, (int, np.integer)) or value < low:
-                raise ValueError(f"{name}: expected an integer >= {low}, got {value!r}")
+    def __init__(self, model, *, k: int = 5, kid_subsets: int = 20, kid_subset_size: int = 1000,
+                 prdc_reference: int = 10_000, copy_sample: int = 2_000, batch_size: int = 1_000,
+                 random_state: int = 0, cache: bool = True) -> None:
         self.model = model
         self.k = k
         self.kid_subsets = kid_subsets
@@ -448,38 +412,73 @@ class Evaluator:
         self.prdc_reference = prdc_reference
         self.copy_sample = copy_sample
         self.batch_size = batch_size
-        self.seed = seed
+        self.random_state = random_state
+        self.cache = cache
 
-        self.extractor_ = keras.Model(model.inputs, [features_layer.output, model.output])
-        self.train_labels_ = labels
-        self.heldout_images_ = heldout_images
-        n_classes = int(model.output.shape[-1])
+    def fit(self, train_images: np.ndarray, train_labels: np.ndarray,
+            heldout_images: np.ndarray) -> Evaluator:
+        """Check the model, the settings and the images, then compute the reference statistics:
+        the training images' features and the held-out images' distances to them. Returns self."""
+        import keras  # here, so that the pure functions import without TensorFlow
+
+        try:
+            features_layer = self.model.get_layer(FEATURES_LAYER)
+        except (ValueError, AttributeError) as err:
+            raise ValueError(f"model: expected a keras.Model with a Dense layer named "
+                             f"'{FEATURES_LAYER}' before the softmax, got "
+                             f"{type(self.model).__name__} without one; name the penultimate "
+                             "layer 'features'") from err
+        # In this order: prdc_reference needs more than k rows (None), so k is checked first.
+        for name, low in (("k", 1), ("kid_subsets", 1), ("kid_subset_size", 2),
+                          ("prdc_reference", None), ("copy_sample", 1), ("batch_size", 1)):
+            value, low = getattr(self, name), self.k + 1 if low is None else low
+            if not isinstance(value, (int, np.integer)) or value < low:
+                raise ValueError(f"{name}: expected an integer >= {low}, got {value!r}")
+        train_images = check_images(train_images, "train_images", min_images=MIN_IMAGES)
+        image_shape = tuple(train_images.shape[1:])
+        heldout_images = check_images(heldout_images, "heldout_images", image_shape, MIN_IMAGES)
+        labels = np.asarray(train_labels)
+        if labels.shape != (len(train_images),) or not np.issubdtype(labels.dtype, np.integer):
+            raise ValueError(f"train_labels: expected {len(train_images)} integer labels of shape "
+                             f"({len(train_images)},), got shape {labels.shape}, dtype "
+                             f"{labels.dtype}; pass class indices, not one-hot vectors")
+        n_classes = int(self.model.output.shape[-1])
         if labels.min() < 0 or labels.max() >= n_classes:
             raise ValueError(f"train_labels: expected labels in [0, {n_classes}) (the model's "
                              f"classes), got [{labels.min()}, {labels.max()}]")
-        _check_k(k, min(prdc_reference, len(train_images)), "train_images")
-        n_train = len(train_images)
-        self.pixel_index_ = NearestNeighbors(n_neighbors=1, algorithm="brute").fit(
-            train_images.reshape(n_train, -1))
-        self.cache_key_ = self._cache_key(train_images, heldout_images) if cache else None
-        reference = (self._cached_reference(train_images, heldout_images) if cache
-                     else self._reference(train_images, heldout_images))
+        _check_k(self.k, min(self.prdc_reference, len(train_images)), "train_images")
+
+        extractor = keras.Model(self.model.inputs, [features_layer.output, self.model.output])
+        pixel_index = NearestNeighbors(n_neighbors=1, algorithm="brute").fit(
+            train_images.reshape(len(train_images), -1))
+        compute = functools.partial(self._reference, extractor, pixel_index, train_images, labels,
+                                    heldout_images)
+        key = self._cache_key(train_images, labels, heldout_images) if self.cache else None
+        reference = compute() if key is None else self._cached_reference(key, compute)
+        # Fitted only now: a fit that fails leaves the evaluator as it was.
+        self.image_shape_ = image_shape
+        self.heldout_images_ = heldout_images
+        self.train_labels_ = labels
+        self.extractor_ = extractor
+        self.pixel_index_ = pixel_index
+        self.cache_key_ = key
         self.train_features_ = reference["train_features"].astype(np.float64)
         self.mu_, self.cov_ = _gaussian_fit(self.train_features_)
         self.prdc_features_ = self.train_features_[reference["prdc_rows"]]
         self.prdc_radii_ = reference["prdc_radii"]
         self.heldout_distances_ = reference["heldout_distances"]
+        return self
 
-    def _reference(self, train_images: np.ndarray, heldout_images: np.ndarray
-                   ) -> dict[str, np.ndarray]:
+    def _reference(self, extractor, pixel_index: NearestNeighbors, train_images: np.ndarray,
+                   labels: np.ndarray, heldout_images: np.ndarray) -> dict[str, np.ndarray]:
         """What every score compares with: the training images' features, the k-NN radii of a
         subsample of them, and held-out images' distances to their nearest training image."""
-        features, probabilities = self.features(train_images)
+        features, probabilities = self._predict(extractor, train_images)
         try:
-            class_balance(probabilities, self.train_labels_)
+            class_balance(probabilities, labels)
         except ValueError as err:
             raise ValueError(f"model: expected softmax probabilities as output; {err}") from err
-        rng = np.random.default_rng(self.seed)
+        rng = np.random.default_rng(genlab.seed(self.random_state))
         n_train = len(train_images)
         prdc_rows = np.sort(rng.choice(n_train, min(self.prdc_reference, n_train), replace=False))
         copy_rows = rng.choice(len(heldout_images), min(self.copy_sample, len(heldout_images)),
@@ -490,26 +489,26 @@ class Evaluator:
             "prdc_rows": prdc_rows,
             "prdc_radii": _real_radii(features[prdc_rows], self.k),
             "heldout_distances": nearest_neighbour_distances(heldout_images[copy_rows],
-                                                             self.pixel_index_),
+                                                             pixel_index),
         }
 
-    def _cache_key(self, train_images: np.ndarray, heldout_images: np.ndarray) -> str:
+    def _cache_key(self, train_images: np.ndarray, labels: np.ndarray,
+                   heldout_images: np.ndarray) -> str:
         """A digest of the classifier, the reference images and the settings."""
-        import genlab
         from genlab import cache
 
         return cache.key({
             "model": self.model.get_config(),
             "weights": cache.array_digest(*self.model.get_weights()),
-            "images": cache.array_digest(train_images, self.train_labels_, heldout_images),
+            "images": cache.array_digest(train_images, labels, heldout_images),
             "settings": [self.k, self.kid_subsets, self.kid_subset_size, self.prdc_reference,
-                         self.copy_sample, self.batch_size, self.seed],
-            "versions": genlab.versions(),
+                         self.copy_sample, self.batch_size, genlab.seed(self.random_state)],
+            "versions": {**genlab.versions(), "genlab": cache.code_digest(sys.modules[__name__])},
         })
 
-    def _cached_reference(self, train_images: np.ndarray, heldout_images: np.ndarray
-                          ) -> dict[str, np.ndarray]:
-        """``_reference``, computed once per classifier and images and kept in ``GENLAB_CACHE``."""
+    def _cached_reference(self, key: str, compute) -> dict[str, np.ndarray]:
+        """``compute()``'s reference statistics, computed once per key and kept in
+        ``GENLAB_CACHE``."""
         from genlab import cache
 
         def read(path):
@@ -517,18 +516,25 @@ class Evaluator:
                 return {name: stored[name] for name in stored.files}
 
         reference, _ = cache.fetch(
-            cache.directory() / f"evaluator-{self.cache_key_[:16]}", self.cache_key_,
-            "reference.npz", lambda: (self._reference(train_images, heldout_images), {}),
-            lambda value, f: np.savez(f, **value), read,
+            cache.directory() / f"evaluator-{key[:16]}", key, "reference.npz",
+            lambda: (compute(), {}), lambda value, f: np.savez(f, **value), read,
             redo="the reference statistics are computed again")
         return reference
 
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "heldout_distances_"):
+            raise NotFittedError("Evaluator is not fitted yet: call fit(train_images, "
+                                 "train_labels, heldout_images) first, with the reference "
+                                 "(training) images, their labels and real held-out images")
+
+    def _predict(self, extractor, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        feats, probs = extractor.predict(images, batch_size=self.batch_size, verbose=0)
+        return np.asarray(feats, dtype=np.float64), np.asarray(probs, dtype=np.float64)
+
     def features(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Classifier features (n, d) and class probabilities (n, n_classes), both float64."""
-        shape = getattr(self, "image_shape_", None)
-        images = _check_images(images, "images", shape, min_images=1)
-        feats, probs = self.extractor_.predict(images, batch_size=self.batch_size, verbose=0)
-        return np.asarray(feats, dtype=np.float64), np.asarray(probs, dtype=np.float64)
+        self._check_fitted()
+        return self._predict(self.extractor_, check_images(images, "images", self.image_shape_))
 
     def accuracy(self, images: np.ndarray, labels: np.ndarray) -> float:
         """Share of images the evaluation classifier assigns to their true label."""
@@ -546,7 +552,8 @@ class Evaluator:
         again: its row comes from ``GENLAB_CACHE``. If a dict is passed as `timings`, the batch is
         scored, and the dict receives the seconds spent in each part.
         """
-        images = _check_images(images, "images", self.image_shape_, max(MIN_IMAGES, self.k + 2))
+        self._check_fitted()
+        images = check_images(images, "images", self.image_shape_, max(MIN_IMAGES, self.k + 2))
         if self.cache_key_ is None or timings is not None:
             row = self._score(images, timings)
         else:
@@ -569,7 +576,7 @@ class Evaluator:
         lap("fid")
         row["kid"], row["kid_std"] = kernel_distance(
             self.train_features_, feats, subsets=self.kid_subsets,
-            subset_size=self.kid_subset_size, seed=self.seed)
+            subset_size=self.kid_subset_size, seed=self.random_state)
         lap("kid")
         fake_radii = _fake_radii(feats, self.k)
         row.update(_prdc(self.prdc_features_, self.prdc_radii_, feats, fake_radii, self.k))
@@ -577,7 +584,7 @@ class Evaluator:
         balance = class_balance(probs, self.train_labels_)
         row["class_tv"], row["confidence"] = balance["class_tv"], balance["confidence"]
         lap("class_balance")
-        rng = np.random.default_rng(self.seed)
+        rng = np.random.default_rng(genlab.seed(self.random_state))
         rows = rng.choice(len(images), min(self.copy_sample, len(images)), replace=False)
         row.update(copying_summary(nearest_neighbour_distances(images[rows], self.pixel_index_),
                                    self.heldout_distances_))
@@ -603,39 +610,19 @@ class Evaluator:
         return pd.DataFrame({
             "predicted": probs.argmax(axis=1),
             "confidence": probs.max(axis=1),
-            "inside_real_manifold": _inside_real_balls(self.prdc_features_, self.prdc_radii_, feats),
+            "inside_real_manifold": _inside_real_balls(self.prdc_features_, self.prdc_radii_,
+                                                       feats),
         })
 
-    def floor(self, n: int, seed: int = 0, name: str = "real held-out") -> pd.DataFrame:
-        """Score n real held-out images (fixed seed): the best a generator can hope for at this n."""
+    def floor(self, n: int, seed: int | None = None, name: str = "real held-out") -> pd.DataFrame:
+        """Score n real held-out images drawn with ``seed`` (None: ``random_state``): the best a
+        generator can hope for at this n."""
+        self._check_fitted()
         if not isinstance(n, (int, np.integer)) or not 1 <= n <= len(self.heldout_images_):
             raise ValueError(f"n: expected an integer in [1, {len(self.heldout_images_)}] (the "
                              f"number of held-out images), got {n!r}; pass more held-out images "
                              "or score the batch at a smaller n")
-        rows = np.random.default_rng(seed).choice(len(self.heldout_images_), n, replace=False)
+        seed = self.random_state if seed is None else seed
+        rows = np.random.default_rng(genlab.seed(seed)).choice(len(self.heldout_images_), n,
+                                                               replace=False)
         return self.score(self.heldout_images_[rows], name)
-
-
-# Enough for the evaluation classifier to pass the book's bar on each dataset (MNIST >= 98.5 %,
-# Fashion-MNIST >= 90 % test accuracy) within a few seconds per epoch.
-CLASSIFIER_EPOCHS = {"mnist": 4, "fashion_mnist": 8, "cifar10": 10}
-
-
-def evaluator_for(dataset: "str | Dataset" = "mnist", *, epochs: int | None = None,
-                  verbose: bool = False, cache: bool = True) -> Evaluator:
-    """The book's evaluator for a dataset: its classifier (trained once, cached), training
-    images as the reference and test images as the held-out floor; ``cache`` as in `Evaluator`.
-
-    Quiet by default: one line, the same whether the classifier was trained or loaded.
-    """
-    from genlab.data import load_dataset
-    from genlab.training import train
-
-    data = load_dataset(dataset) if isinstance(dataset, str) else dataset
-    classifier = train("classifier", data, epochs=epochs or CLASSIFIER_EPOCHS[data.name],
-                       verbose=verbose)
-    evaluator = Evaluator(classifier.model, data.x_train, data.y_train, data.x_test, cache=cache)
-    if not verbose:
-        print(f"evaluation classifier on {data.name}: {len(classifier.history['loss'])} epochs, "
-              f"test accuracy {evaluator.accuracy(data.x_test, data.y_test):.4f}")
-    return evaluator

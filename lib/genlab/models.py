@@ -2,24 +2,26 @@
 
 Each autoencoder is a model named ``autoencoder`` made of two sub-models, ``encoder`` (image to
 code) and ``decoder`` (code to image), so either half can be used alone. The variational one's
-``encoder`` gives the mean code; its sub-model ``encoder_log_var`` gives the log-variance.
+``encoder`` gives two outputs, the mean code and its log-variance, from one pass.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable
 
 import keras
 import tensorflow as tf
 from keras import layers, ops
 
+import genlab
+
 # In Jupyter, TensorFlow's logger otherwise switches itself to INFO on stdout at first use, and
 # its retracing notes would land in the stored outputs.
 tf.get_logger().setLevel("ERROR")
 
-__all__ = ["MODELS", "ModelKind", "dense_autoencoder", "variational_autoencoder", "Sampling",
-           "conv_autoencoder", "classifier"]
+__all__ = ["MODELS", "ModelKind", "register", "dense_autoencoder", "variational_autoencoder",
+           "Sampling", "conv_autoencoder", "classifier"]
 
 
 def dense_autoencoder(
@@ -49,7 +51,7 @@ class Sampling(layers.Layer):
         self.kl_weight = float(kl_weight)
         self.seed = int(seed)
         # A layer-owned seed generator: the draws repeat run to run, and the layer serialises.
-        self.seed_generator = keras.random.SeedGenerator(self.seed)
+        self.seed_generator = keras.random.SeedGenerator(genlab.seed(self.seed))
 
     def call(self, inputs, training=None):
         mean, log_var = inputs
@@ -73,8 +75,8 @@ def variational_autoencoder(
 ) -> keras.Model:
     """The fully connected autoencoder made variational: codes are pushed towards N(0, I).
 
-    ``encoder`` maps images to the mean code, ``encoder_log_var`` (same hidden layers) to the
-    log-variance; ``decoder`` is the dense autoencoder's. The KL term is divided by the number
+    ``encoder`` maps images to ``[mean, log_var]`` (two heads on the same hidden layers, computed
+    once per step); ``decoder`` is the dense autoencoder's. The KL term is divided by the number
     of pixels because the compiled loss is a per-pixel mean: with ``beta=1`` the total is the
     negative ELBO per pixel.
     """
@@ -85,14 +87,12 @@ def variational_autoencoder(
     image, x = _dense_trunk(image_shape, hidden)
     mean = layers.Dense(code_size, name="code_mean")(x)
     log_var = layers.Dense(code_size, name="code_log_var")(x)
-    encoder = keras.Model(image, mean, name="encoder")
-    encoder_log_var = keras.Model(image, log_var, name="encoder_log_var")
+    encoder = keras.Model(image, [mean, log_var], name="encoder")
     decoder = _dense_decoder(image_shape, code_size, hidden)
 
     pixels = image_shape[0] * image_shape[1] * image_shape[2]
     image_in = keras.Input(image_shape, name="image")
-    code = Sampling(kl_weight=beta / pixels, seed=seed, name="sampling")(
-        [encoder(image_in), encoder_log_var(image_in)])
+    code = Sampling(kl_weight=beta / pixels, seed=seed, name="sampling")(encoder(image_in))
     return keras.Model(image_in, decoder(code), name="autoencoder")
 
 
@@ -131,7 +131,8 @@ def conv_autoencoder(
     return _join(encoder, decoder, image_shape)
 
 
-def classifier(image_shape: tuple[int, int, int] = (28, 28, 1), num_classes: int = 10) -> keras.Model:
+def classifier(image_shape: tuple[int, int, int] = (28, 28, 1),
+               num_classes: int = 10) -> keras.Model:
     """Small CNN that scores generated images; its penultimate layer is named ``features``."""
     # The convolutional encoder's stride-2 layers rather than full-resolution ones and pooling: on
     # two CPU cores this trains about seven times faster for a few tenths of a percent of accuracy.
@@ -159,6 +160,43 @@ MODELS: dict[str, ModelKind] = {
     "conv": ModelKind(conv_autoencoder, "images", "binary_crossentropy", ("mse",)),
     "classifier": ModelKind(classifier, "labels", "sparse_categorical_crossentropy", ("accuracy",)),
 }
+
+
+def register(name: str, build: Callable[..., keras.Model], *, target: str, loss: str,
+             metrics: Sequence[str] = ()) -> ModelKind:
+    """Add a kind of model to ``MODELS``: ``training.train(name, ...)`` then builds, trains and
+    caches it like the book's. ``build(image_shape, **options)`` returns an uncompiled model that
+    outputs images, or, for ``target="labels"``, class probabilities (it also gets num_classes)."""
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"name: expected a non-empty str, got {name!r}; pass e.g. 'my model'.")
+    if not callable(build):
+        raise ValueError(f"build: expected a function (image_shape, **options) -> keras.Model, got "
+                         f"{type(build).__name__}; pass the function itself, not a model it built.")
+    if target not in ("images", "labels"):
+        raise ValueError(f"target: expected 'images' (an autoencoder) or 'labels' (a classifier), "
+                         f"got {target!r}.")
+    if not isinstance(loss, str) or not loss:
+        raise ValueError(f"loss: expected the name of a Keras loss, got {loss!r}; pass e.g. "
+                         "'binary_crossentropy'.")
+    if not (isinstance(metrics, (list, tuple)) and all(isinstance(m, str) and m for m in metrics)):
+        raise ValueError(f"metrics: expected a sequence of Keras metric names, got {metrics!r}; "
+                         "pass e.g. ('mse',).")
+    known = MODELS.get(name)
+    # A notebook cell run again defines its build function anew: the same name, the same build.
+    if known is not None and not _same_function(known.build, build):
+        built_by = getattr(known.build, "__qualname__", repr(known.build))
+        raise ValueError(f"name: expected a new name, got {name!r}, which is already built by "
+                         f"{built_by}; pick another name for your model.")
+    MODELS[name] = ModelKind(build, target, loss, tuple(metrics))
+    return MODELS[name]
+
+
+def _same_function(a: Callable, b: Callable) -> bool:
+    """Whether ``b`` is ``a``, or ``a``'s definition run again (same module, same name)."""
+    def where(f: Callable) -> tuple:
+        return getattr(f, "__module__", None), getattr(f, "__qualname__", None)
+
+    return a is b or (where(a) == where(b) and None not in where(a))
 
 
 def _dense_trunk(image_shape, hidden) -> tuple:

@@ -7,28 +7,20 @@ MNIST; the dataset is the only argument that changes. ``side_by_side`` lines up 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
-from genlab import interpolation, metrics, training
-from genlab.data import Dataset, load_dataset
-from genlab.samplers import Flow, GaussianMixture, StandardNormal, UniformBox, fit_each
+import genlab
+from genlab import book, interpolation, metrics
+from genlab.data import Dataset, as_dataset
+from genlab.samplers import fit_each
 
-__all__ = ["SAMPLERS", "Results", "run", "side_by_side"]
-
-# Which samplers run() fits on which autoencoder's codes. The uniform box on both plain
-# autoencoders; the better samplers on the convolutional one, the better decoder (on both, a run
-# would take twice as long); the variational autoencoder is sampled from its prior.
-SAMPLERS: dict[str, dict[str, Any]] = {
-    "fully connected": {"uniform box": UniformBox()},
-    "convolutional": {"uniform box": UniformBox(), "Gaussian mixture": GaussianMixture(),
-                      "flow": Flow()},
-    "variational": {"prior": StandardNormal()},
-}
+__all__ = ["Results", "run", "side_by_side"]
 
 FLOOR = "real test images"
 
@@ -141,10 +133,10 @@ def run(
     ``pairs`` pairs of test images.
 
     ``autoencoders``: {name: ``training.train`` arguments}; None for the book's (see
-    ``training.autoencoders``) and its variational autoencoder. ``samplers``: {model name:
-    {sampler name: unfitted sampler}}; None for ``SAMPLERS`` (restricted to the models run).
+    ``book.autoencoders``) and its variational autoencoder. ``samplers``: {model name:
+    {sampler name: unfitted sampler}}; None for ``book.LINEUP`` (restricted to the models run).
     """
-    data = load_dataset(dataset) if isinstance(dataset, str) else dataset
+    data = as_dataset(dataset)
     for name, value, low in (("n", n, metrics.MIN_IMAGES), ("pairs", pairs, 1),
                              ("steps", steps, 2), ("examples", examples, 1)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
@@ -160,12 +152,12 @@ def run(
     first, second = _pairs(data.y_test, pairs, seed)
 
     if autoencoders is None:
-        models = training.autoencoders(data)
-        models["variational"] = training.variational_autoencoder(data)
+        models = book.autoencoders(data)
+        models["variational"] = book.vae(data)
     else:
-        models = training.autoencoders(data, settings=autoencoders)
+        models = book.autoencoders(data, settings=autoencoders)
     plan = _sampler_plan(samplers, models)
-    evaluator = metrics.evaluator_for(data, epochs=classifier_epochs)
+    evaluator = book.evaluator(data, epochs=classifier_epochs)
 
     scores = [evaluator.floor(n, seed=seed, name=FLOOR)]
     images = {FLOOR: data.x_test[:examples]}
@@ -229,7 +221,7 @@ def side_by_side(results: Sequence[Results]) -> pd.DataFrame:
 
 def _sampler_plan(chosen: dict | None, models: dict) -> dict[str, dict[str, Any]]:
     if chosen is None:
-        return {name: plan for name, plan in SAMPLERS.items() if name in models}
+        return {name: plan for name, plan in book.LINEUP.items() if name in models}
     if not isinstance(chosen, dict) or not all(isinstance(p, dict) for p in chosen.values()):
         raise ValueError(f"samplers: expected {{model name: {{sampler name: sampler}}}}, got "
                          f"{chosen!r}; pass e.g. {{'convolutional': {{'uniform box': "
@@ -243,7 +235,7 @@ def _sampler_plan(chosen: dict | None, models: dict) -> dict[str, dict[str, Any]
 
 def _pairs(labels: np.ndarray, pairs: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Indices of ``pairs`` pairs of test images of different classes, fixed by the seed."""
-    order = np.random.default_rng(seed).permutation(len(labels))
+    order = np.random.default_rng(genlab.seed(seed)).permutation(len(labels))
     half = len(order) // 2
     first, second = order[:half], order[half:2 * half]
     differ = labels[first] != labels[second]

@@ -4,7 +4,8 @@ except ``walk_animation``, which returns the bytes of an animated GIF."""
 from __future__ import annotations
 
 import io
-from typing import TYPE_CHECKING, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -14,7 +15,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = ["use_book_style", "image_grid", "class_examples", "training_curves", "compare_rows",
-           "distributions", "scoreboard", "class_balance", "correlation_matrix", "marginals",
+           "distributions", "scoreboard", "class_shares", "correlation_matrix", "marginals",
            "codes_by_class", "decoded_plane", "metric_lines", "along_path", "walk_animation",
            "dataset_comparison"]
 
@@ -144,7 +145,7 @@ _LOWER_IS_BETTER = {"fid", "kid", "class_tv", "copy_share", "copy_share_p5"}
 
 
 def scoreboard(
-    table: "pd.DataFrame",
+    table: pd.DataFrame,
     columns: Sequence[str] = ("fid", "precision", "recall", "class_tv"),
     *,
     axes: Sequence[plt.Axes] | None = None,
@@ -173,7 +174,7 @@ def scoreboard(
     return axes
 
 
-def class_balance(
+def class_shares(
     histograms: dict[str, np.ndarray],
     class_names: Sequence[str],
     *,
@@ -324,7 +325,7 @@ def decoded_plane(
 
 
 def metric_lines(
-    table: "pd.DataFrame",
+    table: pd.DataFrame,
     x: str,
     columns: Sequence[str],
     *,
@@ -458,7 +459,7 @@ def walk_animation(
 
 
 def dataset_comparison(
-    table: "pd.DataFrame",
+    table: pd.DataFrame,
     measure: str = "FID ÷ floor",
     *,
     ax: plt.Axes | None = None,

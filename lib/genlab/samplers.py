@@ -1,14 +1,22 @@
 """Code samplers: fitted on an autoencoder's training codes, they draw new codes for its decoder.
 
 Every sampler follows scikit-learn: ``__init__`` stores its arguments, ``fit(codes)`` validates
-and learns (fitted state ends in ``_``) and returns self, ``sample(n, seed=0)`` returns float32
-codes of shape (n, code_size), the same for the same seed. Codes are float32 (n, code_size).
+and learns (fitted state ends in ``_``) and returns self, ``sample(n)`` returns float32 codes of
+shape (n, code_size); before ``fit`` both ``sample`` and scoring raise ``NotFittedError``.
+
+Seeds, the one rule for every estimator in genlab: the constructor takes ``random_state: int = 0``,
+which seeds whatever ``fit`` draws and, by default, ``sample``. ``sample(n, seed=None)`` draws
+with ``random_state``; an int ``seed`` overrides it for that draw only, so ``sample(n)`` repeats
+and ``sample(n, seed=1)`` differs. Every seed passes through ``genlab.seed`` (which adds
+``GENLAB_SEED_OFFSET``). Plain functions take ``seed: int = 0`` instead.
 """
 
 from __future__ import annotations
 
 import functools
 import math
+import numbers
+import sys
 import time
 import warnings
 from typing import Any
@@ -79,6 +87,12 @@ def _check_n(n: Any) -> int:
     return int(n)
 
 
+def _check_seed(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name}: expected an int seed, got {value!r}; pass e.g. {name}=0")
+    return int(value)
+
+
 def _check_positive_int(value: Any, name: str, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise ValueError(f"{name}: expected an int >= {minimum}, got {value!r}; "
@@ -86,11 +100,21 @@ def _check_positive_int(value: Any, name: str, minimum: int = 1) -> int:
     return int(value)
 
 
+def _check_number(value: Any, name: str, *, zero_allowed: bool = False, hint: str = "") -> float:
+    """``value`` as a float if it is a finite number > 0 (>= 0 if ``zero_allowed``), else a
+    ValueError naming it; ``hint`` follows what was expected."""
+    if (isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real)
+            or not math.isfinite(value) or value < 0 or (value == 0 and not zero_allowed)):
+        expected = "a number >= 0" if zero_allowed else "a positive number"
+        raise ValueError(f"{name}: expected {expected}{hint}, got {value!r}")
+    return float(value)
+
+
 def _subsample(x: np.ndarray, size: int | None, seed: int) -> np.ndarray:
     """At most ``size`` rows of ``x``, chosen without replacement with a fixed seed."""
     if size is None or x.shape[0] <= size:
         return x
-    rows = np.random.default_rng(seed).choice(x.shape[0], size=size, replace=False)
+    rows = np.random.default_rng(genlab.seed(seed)).choice(x.shape[0], size=size, replace=False)
     return x[np.sort(rows)]
 
 
@@ -126,11 +150,18 @@ class _CodeSampler(BaseEstimator):
         self._check_fitted()
         return _as_codes(codes, code_size=self.code_size_)
 
-    def sample(self, n: int, seed: int = 0) -> np.ndarray:
-        """Draw ``n`` codes, float32 (n, code_size); the same seed gives the same codes."""
+    def _seed(self, seed: int | None) -> int:
+        """The seed of a draw: ``seed``, or ``random_state`` if None (before ``genlab.seed``)."""
+        if seed is None:
+            return _check_seed(self.random_state, "random_state")
+        return _check_seed(seed, "seed")
+
+    def sample(self, n: int, seed: int | None = None) -> np.ndarray:
+        """Draw ``n`` codes, float32 (n, code_size): with ``random_state``, or ``seed`` if given."""
         self._check_fitted()
         n = _check_n(n)
-        return np.ascontiguousarray(self._sample(n, seed), dtype=np.float32)
+        return np.ascontiguousarray(self._sample(n, genlab.seed(self._seed(seed))),
+                                    dtype=np.float32)
 
     def _sample(self, n: int, seed: int) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -142,7 +173,10 @@ class _CodeSampler(BaseEstimator):
 class UniformBox(_CodeSampler):
     """The baseline: uniform within the per-dimension [min, max] box of the training codes."""
 
-    def fit(self, codes: Any, labels: Any = None) -> "UniformBox":
+    def __init__(self, random_state: int = 0) -> None:
+        self.random_state = random_state
+
+    def fit(self, codes: Any, labels: Any = None) -> UniformBox:
         """Learn the per-dimension minimum ``low_`` and maximum ``high_``."""
         x = _as_codes(codes, min_rows=_MIN_ROWS)
         self.low_ = x.min(axis=0)
@@ -161,7 +195,10 @@ class IndependentMarginals(_CodeSampler):
     Keeps every marginal exactly, loses every correlation between dimensions.
     """
 
-    def fit(self, codes: Any, labels: Any = None) -> "IndependentMarginals":
+    def __init__(self, random_state: int = 0) -> None:
+        self.random_state = random_state
+
+    def fit(self, codes: Any, labels: Any = None) -> IndependentMarginals:
         """Keep the training codes in ``values_``, one empirical marginal per column."""
         x = _as_codes(codes, min_rows=_MIN_ROWS)
         self.values_ = x.astype(np.float32)
@@ -178,7 +215,10 @@ class IndependentMarginals(_CodeSampler):
 class StandardNormal(_CodeSampler):
     """N(0, I): the prior a variational autoencoder pushes its codes towards. Nothing to learn."""
 
-    def fit(self, codes: Any, labels: Any = None) -> "StandardNormal":
+    def __init__(self, random_state: int = 0) -> None:
+        self.random_state = random_state
+
+    def fit(self, codes: Any, labels: Any = None) -> StandardNormal:
         """Check the codes and record their size in ``code_size_``; the density stays N(0, I)."""
         self.code_size_ = _as_codes(codes).shape[1]
         return self
@@ -193,10 +233,11 @@ class StandardNormal(_CodeSampler):
 class Gaussian(_CodeSampler):
     """One Gaussian: the codes' mean and covariance (``"full"``) or only variances (``"diag"``)."""
 
-    def __init__(self, covariance: str = "full") -> None:
+    def __init__(self, covariance: str = "full", random_state: int = 0) -> None:
         self.covariance = covariance
+        self.random_state = random_state
 
-    def fit(self, codes: Any, labels: Any = None) -> "Gaussian":
+    def fit(self, codes: Any, labels: Any = None) -> Gaussian:
         """Learn ``mean_`` and the (code_size, code_size) maximum-likelihood ``covariance_``."""
         if self.covariance not in ("full", "diag"):
             raise ValueError(f"covariance: expected 'full' or 'diag', got {self.covariance!r}")
@@ -243,27 +284,30 @@ class GaussianMixture(_CodeSampler):
 
     def __init__(self, max_components: int = 10, covariance_type: str = "full",
                  bic_sample_size: int | None = 10_000, reg_covar: float = 1e-6,
-                 max_iter: int = 200, seed: int = 0) -> None:
+                 max_iter: int = 200, random_state: int = 0) -> None:
         self.max_components = max_components
         self.covariance_type = covariance_type
         self.bic_sample_size = bic_sample_size
         self.reg_covar = reg_covar
         self.max_iter = max_iter
-        self.seed = seed
+        self.random_state = random_state
 
-    def fit(self, codes: Any, labels: Any = None) -> "GaussianMixture":
+    def fit(self, codes: Any, labels: Any = None) -> GaussianMixture:
         """Choose ``n_components_`` by BIC (all values in ``bic_``), then fit ``mixture_``.
 
         ``converged_`` says whether EM converged for the final mixture within ``max_iter``.
         """
         max_k = _check_positive_int(self.max_components, "max_components")
+        _check_number(self.reg_covar, "reg_covar", zero_allowed=True, hint=", e.g. 1e-6")
+        _check_positive_int(self.max_iter, "max_iter")
         if self.covariance_type not in ("full", "tied", "diag", "spherical"):
             raise ValueError("covariance_type: expected 'full', 'tied', 'diag' or 'spherical', "
                              f"got {self.covariance_type!r}")
         if self.bic_sample_size is not None:
             _check_positive_int(self.bic_sample_size, "bic_sample_size", _MIN_ROWS)
         x = _as_codes(codes, min_rows=_MIN_ROWS)
-        sub = _subsample(x, self.bic_sample_size, self.seed)
+        sub = _subsample(x, self.bic_sample_size,
+                         _check_seed(self.random_state, "random_state"))
         candidates = range(1, min(max_k, sub.shape[0]) + 1)
         fits: dict[int, sk_mixture.GaussianMixture] = {}
         bic: dict[int, float] = {}
@@ -291,7 +335,7 @@ class GaussianMixture(_CodeSampler):
     def _mixture(self, k: int, **init: Any) -> sk_mixture.GaussianMixture:
         return sk_mixture.GaussianMixture(
             n_components=k, covariance_type=self.covariance_type, reg_covar=self.reg_covar,
-            max_iter=self.max_iter, random_state=self.seed, **init)
+            max_iter=self.max_iter, random_state=genlab.seed(self.random_state), **init)
 
     def _sample(self, n: int, seed: int) -> np.ndarray:
         # Drawn here rather than with mixture_.sample(): that one returns the codes grouped by
@@ -324,30 +368,32 @@ class KernelDensity(_CodeSampler):
     """
 
     def __init__(self, bandwidth: float | None = None, bandwidths: Any = None, cv: int = 3,
-                 cv_sample_size: int | None = 5000, seed: int = 0) -> None:
+                 cv_sample_size: int | None = 5000, random_state: int = 0) -> None:
         self.bandwidth = bandwidth
         self.bandwidths = bandwidths
         self.cv = cv
         self.cv_sample_size = cv_sample_size
-        self.seed = seed
+        self.random_state = random_state
 
     def _grid(self) -> np.ndarray:
         if self.bandwidths is None:
             return np.geomspace(0.05, 2.0, 12)
-        grid = np.atleast_1d(np.asarray(self.bandwidths, dtype=np.float64))
-        if grid.ndim != 1 or grid.size == 0 or not np.all(np.isfinite(grid) & (grid > 0)):
+        grid = np.atleast_1d(np.asarray(self.bandwidths))
+        # Numbers only: numpy would turn the string "0.5" into 0.5, and "abc" into its own error.
+        if (not np.issubdtype(grid.dtype, np.number) or grid.dtype == bool or grid.ndim != 1
+                or grid.size == 0 or not np.all(np.isfinite(grid) & (grid > 0))):
             raise ValueError("bandwidths: expected a 1-D list of positive numbers (standardised "
                              f"units), got {self.bandwidths!r}; or pass None for the default grid")
-        return grid
+        return grid.astype(np.float64)
 
-    def fit(self, codes: Any, labels: Any = None) -> "KernelDensity":
+    def fit(self, codes: Any, labels: Any = None) -> KernelDensity:
         """Standardise (``mean_``, ``scale_``), pick ``bandwidth_``, fit ``kde_`` on all codes."""
         if self.bandwidth is not None and self.bandwidths is not None:
             raise ValueError("bandwidth: pass either a fixed bandwidth or a grid of bandwidths "
                              f"to search, not both (got bandwidth={self.bandwidth!r})")
-        if self.bandwidth is not None and not (np.isfinite(self.bandwidth) and self.bandwidth > 0):
-            raise ValueError("bandwidth: expected a positive number (standardised units) or None "
-                             f"to choose it by cross-validation, got {self.bandwidth!r}")
+        if self.bandwidth is not None:
+            _check_number(self.bandwidth, "bandwidth", hint=" (standardised units) or None to "
+                          "choose it by cross-validation")
         x = _as_codes(codes, min_rows=_MIN_ROWS)
         mean, scale = _standardise(x)
         z = (x - mean) / scale
@@ -360,11 +406,12 @@ class KernelDensity(_CodeSampler):
                 raise ValueError(f"codes: expected at least cv={folds} rows to cross-validate "
                                  f"the bandwidth, got {x.shape[0]}; pass more codes or a "
                                  "fixed bandwidth")
+            seed = _check_seed(self.random_state, "random_state")
             search = GridSearchCV(
                 sk_neighbors.KernelDensity(kernel="gaussian"), {"bandwidth": grid},
-                cv=KFold(folds, shuffle=True, random_state=self.seed))
+                cv=KFold(folds, shuffle=True, random_state=genlab.seed(seed)))
             with _one_blas_thread():
-                search.fit(_subsample(z, self.cv_sample_size, self.seed))
+                search.fit(_subsample(z, self.cv_sample_size, seed))
             self.bandwidth_ = float(search.best_params_["bandwidth"])
             self.cv_scores_ = dict(zip(grid.tolist(),
                                        search.cv_results_["mean_test_score"].tolist()))
@@ -388,6 +435,13 @@ class KernelDensity(_CodeSampler):
 # ---------------------------------------------------------------- normalizing flow
 
 
+# The flow computes in float64: another machine's order of summation then moves only float64's
+# last digits. Training still amplifies them, though less than float32's (measured: the flow's
+# FID moved by up to 10 % between machines in float32, by up to 3 % on one thread in float64);
+# the chapters' cells that print a flow's scores widen their tolerance for it.
+_FLOW_DTYPE = "float64"
+
+
 @functools.cache
 def _realnvp_class() -> type:
     """Build the Keras RealNVP class on first use, so importing genlab.samplers stays light."""
@@ -398,18 +452,19 @@ def _realnvp_class() -> type:
         """Affine coupling: dimensions where mask is 0 are scaled and shifted given the others."""
 
         def __init__(self, mask: np.ndarray, hidden_units: int, l2: float, **kwargs: Any) -> None:
-            super().__init__(**kwargs)
-            self.mask = ops.convert_to_tensor(mask.astype("float32"))
-            self.free = ops.convert_to_tensor((1.0 - mask).astype("float32"))
+            super().__init__(dtype=_FLOW_DTYPE, **kwargs)
+            self.mask = ops.convert_to_tensor(mask.astype(_FLOW_DTYPE))
+            self.free = ops.convert_to_tensor((1.0 - mask).astype(_FLOW_DTYPE))
             reg = keras.regularizers.L2(l2) if l2 else None
             size = mask.shape[0]
             self.hidden = [keras.layers.Dense(hidden_units, activation="relu",
-                                              kernel_regularizer=reg) for _ in range(2)]
+                                              kernel_regularizer=reg, dtype=_FLOW_DTYPE)
+                           for _ in range(2)]
             # Zero-initialised outputs: the flow starts as the identity, which trains stably.
             self.scale = keras.layers.Dense(size, activation="tanh", kernel_initializer="zeros",
-                                            kernel_regularizer=reg)
+                                            kernel_regularizer=reg, dtype=_FLOW_DTYPE)
             self.shift = keras.layers.Dense(size, kernel_initializer="zeros",
-                                            kernel_regularizer=reg)
+                                            kernel_regularizer=reg, dtype=_FLOW_DTYPE)
 
         def build(self, input_shape: tuple) -> None:
             shape = tuple(input_shape)
@@ -437,8 +492,8 @@ def _realnvp_class() -> type:
         """Stack of couplings with alternating even/odd masks; ``call`` returns log p(x)."""
 
         def __init__(self, code_size: int, n_layers: int, hidden_units: int, l2: float) -> None:
-            super().__init__()
-            even = (np.arange(code_size) % 2 == 0).astype("float32")
+            super().__init__(dtype=_FLOW_DTYPE)
+            even = (np.arange(code_size) % 2 == 0).astype(_FLOW_DTYPE)
             self.code_size = code_size
             self.couplings = [Coupling(even if i % 2 == 0 else 1.0 - even, hidden_units, l2)
                               for i in range(n_layers)]
@@ -474,42 +529,46 @@ def _realnvp_class() -> type:
 class Flow(_CodeSampler):
     """RealNVP normalizing flow (affine couplings, alternating masks) on standardised codes.
 
-    Built from Keras 3 layers and ``keras.ops``; trained with a fixed seed and deterministic ops
-    so that a fit repeats exactly. ``loss_history_`` is the mean negative log-likelihood per
-    epoch, in standardised units (plus the small L2 penalty if ``l2`` > 0).
+    Built from Keras 3 layers and ``keras.ops``, in float64; trained with ``random_state`` and
+    deterministic ops, so that a fit repeats exactly on one machine. Across machines training
+    still amplifies the last digits (FID a few % apart, measured). ``loss_history_`` is the mean
+    negative log-likelihood per epoch, in standardised units (plus the small L2 penalty if
+    ``l2`` > 0).
     """
 
     def __init__(self, n_layers: int = 6, hidden_units: int = 128, epochs: int = 20,
                  batch_size: int = 512, learning_rate: float = 2e-3, l2: float = 0.0,
-                 seed: int = 0) -> None:
+                 random_state: int = 0) -> None:
         self.n_layers = n_layers
         self.hidden_units = hidden_units
         self.epochs = epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.l2 = l2
-        self.seed = seed
+        self.random_state = random_state
 
-    def fit(self, codes: Any, labels: Any = None) -> "Flow":
-        """Standardise (``mean_``, ``scale_``) and train ``model_``; quiet, seeded, repeatable."""
-        n_layers = _check_positive_int(self.n_layers, "n_layers", 2)
-        hidden = _check_positive_int(self.hidden_units, "hidden_units")
+    def fit(self, codes: Any, labels: Any = None) -> Flow:
+        """Standardise (``mean_``, ``scale_``) and train ``model_``; quiet, seeded, repeatable.
+
+        Like every training in genlab (``genlab.training.set_determinism``), it reseeds the global
+        Python, NumPy and TensorFlow generators with ``random_state`` and turns on TensorFlow's op
+        determinism, for the rest of the process.
+        """
+        _check_positive_int(self.n_layers, "n_layers", 2)
+        _check_positive_int(self.hidden_units, "hidden_units")
         epochs = _check_positive_int(self.epochs, "epochs")
         batch_size = _check_positive_int(self.batch_size, "batch_size")
-        if not self.learning_rate > 0:
-            raise ValueError("learning_rate: expected a positive number, "
-                             f"got {self.learning_rate!r}")
-        if not self.l2 >= 0:
-            raise ValueError(f"l2: expected a number >= 0, got {self.l2!r}")
+        _check_number(self.learning_rate, "learning_rate", hint=", e.g. 2e-3")
+        _check_number(self.l2, "l2", zero_allowed=True)
         x = _as_codes(codes, min_rows=_MIN_ROWS)
         mean, scale = _standardise(x)
-        z = ((x - mean) / scale).astype(np.float32)
+        z = ((x - mean) / scale).astype(_FLOW_DTYPE)
 
         import keras
-        import tensorflow as tf
 
-        keras.utils.set_random_seed(self.seed)
-        tf.config.experimental.enable_op_determinism()
+        from genlab.training import set_determinism
+
+        set_determinism(_check_seed(self.random_state, "random_state"))
         model = self._build(x.shape[1])
         # Several steps per call: fewer Python round trips, ~1.5x faster, same result.
         model.compile(optimizer=keras.optimizers.Adam(self.learning_rate), jit_compile=False,
@@ -545,7 +604,7 @@ class Flow(_CodeSampler):
     def _sample(self, n: int, seed: int) -> np.ndarray:
         from keras import ops
 
-        z = np.random.default_rng(seed).standard_normal((n, self.code_size_)).astype(np.float32)
+        z = np.random.default_rng(seed).standard_normal((n, self.code_size_))
         out = np.concatenate([ops.convert_to_numpy(self.model_.inverse(z[i:i + _CHUNK]))
                               for i in range(0, n, _CHUNK)])
         return out * self.scale_ + self.mean_
@@ -554,7 +613,7 @@ class Flow(_CodeSampler):
         """Log density of each code in code space (standardising Jacobian included), shape (n,)."""
         from keras import ops
 
-        z = ((self._scoring_codes(codes) - self.mean_) / self.scale_).astype(np.float32)
+        z = (self._scoring_codes(codes) - self.mean_) / self.scale_
         logp = np.concatenate([ops.convert_to_numpy(self.model_(z[i:i + _CHUNK]))
                                for i in range(0, z.shape[0], _CHUNK)] or [np.empty(0)])
         return logp.astype(np.float64) - np.log(self.scale_).sum()
@@ -568,14 +627,16 @@ class Flow(_CodeSampler):
 
 
 class ClassConditional(_CodeSampler):
-    """A clone of ``base`` per label; samples one class, or all classes at their training rates."""
+    """A clone of ``base`` per label (fitted with the base's ``random_state``); samples one class,
+    or all classes at their training rates, with its own ``random_state``."""
 
     _uses_labels = True
 
-    def __init__(self, base: Any) -> None:
+    def __init__(self, base: Any, random_state: int = 0) -> None:
         self.base = base
+        self.random_state = random_state
 
-    def fit(self, codes: Any, labels: Any = None) -> "ClassConditional":
+    def fit(self, codes: Any, labels: Any = None) -> ClassConditional:
         """Fit a clone of ``base`` per class (``samplers_``); set ``classes_``, ``class_prior_``."""
         x = _as_codes(codes, min_rows=_MIN_ROWS)
         if labels is None:
@@ -602,11 +663,12 @@ class ClassConditional(_CodeSampler):
                              f"{self.classes_.tolist()}, got {label!r}")
         return key
 
-    def sample_with_labels(self, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    def sample_with_labels(self, n: int, seed: int | None = None
+                           ) -> tuple[np.ndarray, np.ndarray]:
         """Draw ``n`` codes with classes in training proportions; return (codes, their labels)."""
         self._check_fitted()
         n = _check_n(n)
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(genlab.seed(self._seed(seed)))
         counts = rng.multinomial(n, self.class_prior_)
         class_seeds = rng.integers(0, 2**31, size=len(self.classes_))
         parts = [self.samplers_[c.item()].sample(int(k), seed=int(s))
@@ -615,11 +677,12 @@ class ClassConditional(_CodeSampler):
         order = rng.permutation(n)  # mixed order, not grouped by class
         return np.concatenate(parts).astype(np.float32)[order], labels[order]
 
-    def sample(self, n: int, seed: int = 0, label: Any = None) -> np.ndarray:
+    def sample(self, n: int, seed: int | None = None, label: Any = None) -> np.ndarray:
         """``n`` codes of class ``label``, or of all classes in training proportions if None."""
         self._check_fitted()
         if label is not None:
-            return self.samplers_[self._label(label)].sample(_check_n(n), seed=seed)
+            # The class's sampler applies genlab.seed: it gets the seed before that.
+            return self.samplers_[self._label(label)].sample(_check_n(n), seed=self._seed(seed))
         return self.sample_with_labels(n, seed=seed)[0]
 
     def score_samples(self, codes: Any, label: Any = None) -> np.ndarray:
@@ -684,7 +747,9 @@ def _cached_fit(sampler: _CodeSampler, x: np.ndarray, labels: Any, codes_digest:
     key = genlab_cache.key({
         "sampler": _describe(sampler), "codes": codes_digest,
         "labels": labels_digest if _needs_labels(sampler) else None,
-        "versions": genlab.versions(),
+        "versions": {**genlab.versions(),
+                     "genlab": genlab_cache.code_digest(sys.modules[__name__])},
+        "seed offset": genlab.seed(0),
     })
     fitted, meta = genlab_cache.fetch(
         genlab_cache.directory() / f"sampler-{type(sampler).__name__}-{key[:16]}", key,

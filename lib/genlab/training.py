@@ -6,42 +6,37 @@ call with the same arguments loads them and prints the very same epoch lines.
 
 from __future__ import annotations
 
+import functools
+import json
+import math
+import numbers
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import keras
 import numpy as np
 import pandas as pd
+import tensorflow as tf
 
 import genlab
+import genlab.models
 from genlab import cache
-from genlab.data import Dataset, load_dataset
+from genlab import pretrained as pretrained_weights
+from genlab.data import Dataset, as_dataset, check_images
 from genlab.models import MODELS
 
-import keras  # noqa: E402  (after genlab, which quiets TensorFlow before it loads)
-import tensorflow as tf  # noqa: E402
+__all__ = ["TrainedModel", "train", "compare", "set_determinism", "CACHED_CODES"]
 
-__all__ = ["TrainedModel", "train", "autoencoders", "variational_autoencoder",
-           "set_determinism", "compare", "AUTOENCODERS", "VARIATIONAL", "CIFAR10_AUTOENCODERS"]
-
-# The book's two autoencoders as the training chapter trains them; later chapters load these.
-AUTOENCODERS = {
-    "fully connected": dict(kind="dense", epochs=15, code_size=32),
-    "convolutional": dict(kind="conv", epochs=5, code_size=32),
-}
-# The variational autoencoder: the fully connected one's shape, epochs and code size, so the two
-# compare; its codes are pushed towards N(0, I), so it is sampled from that prior.
-VARIATIONAL = dict(kind="vae", epochs=15, code_size=32)
-# CIFAR-10's 32 x 32 colour photos hold far more than a digit: its autoencoder is convolutional
-# only, one stride-2 layer deeper (a 4 x 4 grid of 128 filters) and with a code of 256 numbers.
-CIFAR10_AUTOENCODERS = {
-    "convolutional": dict(kind="conv", epochs=10, code_size=256, filters=(32, 64, 128)),
-}
+# Encoding this many images at once is cached (a dataset split: seconds in float64, see encode).
+CACHED_CODES = 5000
 
 
 @dataclass(eq=False)
 class TrainedModel:
-    """A trained model with its training history, and where it is cached."""
+    """A trained model with its training history, and where its weights came from."""
 
     kind: str
     dataset: str
@@ -50,7 +45,17 @@ class TrainedModel:
     seconds: float
     """Wall time of the training run that produced these weights (not of loading them)."""
     path: Path
-    from_cache: bool
+    """The cache entry (not written if the cache folder is unusable), or the shipped weights
+    file (``source == "shipped"``)."""
+    source: str
+    """``"trained"`` just now, loaded from the ``"cache"``, or ``"shipped"`` with genlab."""
+    settings: dict
+    """What the weights follow from: kind, options, fit arguments, loss, data, architecture."""
+
+    @property
+    def from_cache(self) -> bool:
+        """Whether the weights were loaded (from the cache or genlab's shipped weights)."""
+        return self.source != "trained"
 
     @property
     def encoder(self) -> keras.Model:
@@ -62,19 +67,43 @@ class TrainedModel:
 
     @property
     def code_size(self) -> int:
-        return int(self.encoder.output.shape[-1])
+        return int(self.decoder.input.shape[-1])
 
     def encode(self, images: np.ndarray, batch_size: int = 1024) -> np.ndarray:
-        """Codes (n, code_size) of images shaped like the training images."""
-        expected = tuple(self.model.input.shape[1:])
-        images = np.asarray(images, dtype=np.float32)
-        if images.ndim != 4 or images.shape[1:] != expected:
-            raise ValueError(
-                f"images: expected a batch of shape (n, {', '.join(map(str, expected))}), got "
-                f"{images.shape}; add the batch axis (images[None]) or the channel axis "
-                "(images[..., None]) as needed."
-            )
-        return self.encoder.predict(images, batch_size=batch_size, verbose=0)
+        """Codes (n, code_size), float32, of images shaped like the training images (a VAE's:
+        the means); the same on every machine, and cached for batches of ``CACHED_CODES`` or more.
+
+        The encoder runs in float64 and its codes are rounded to float32: another processor or
+        thread count adds in another order, which moves only float64's last digits, so the codes
+        and what is fitted on them (a flow's training amplifies the smallest difference) repeat.
+        """
+        images = check_images(images, image_shape=tuple(self.model.input.shape[1:]))
+        if len(images) < CACHED_CODES:
+            return self._encode(images, batch_size)
+        key = cache.key({"weights": cache.array_digest(*self.encoder.get_weights()),
+                         "architecture": self.settings["architecture"],
+                         "images": cache.array_digest(images),
+                         "genlab": cache.code_digest(genlab.models, sys.modules[__name__])})
+        codes, _ = cache.fetch(cache.directory() / f"codes-{self.kind}-{key[:16]}", key,
+                               "codes.npy", lambda: (self._encode(images, batch_size), {}),
+                               lambda value, f: np.save(f, value), np.load,
+                               redo="the images are encoded again")
+        return codes
+
+    def _encode(self, images: np.ndarray, batch_size: int) -> np.ndarray:
+        codes = self._encoder64.predict(images.astype(np.float64), batch_size=batch_size,
+                                        verbose=0)
+        # A variational encoder gives [mean, log-variance]: its code is the mean.
+        codes = codes[0] if isinstance(codes, (list, tuple)) else codes
+        return codes.astype(np.float32)
+
+    @functools.cached_property
+    def _encoder64(self) -> keras.Model:
+        """The encoder with float64 layers and weights (its weights as they are now)."""
+        double = keras.models.clone_model(self.encoder, clone_function=lambda layer: (
+            type(layer).from_config({**layer.get_config(), "dtype": "float64"})))
+        double.set_weights([w.astype(np.float64) for w in self.encoder.get_weights()])
+        return double
 
     def decode(self, codes: np.ndarray, batch_size: int = 1024) -> np.ndarray:
         """Images decoded from codes of shape (n, code_size)."""
@@ -85,6 +114,9 @@ class TrainedModel:
                 f"{codes.shape}; sample codes of size {self.code_size} (a single code needs "
                 "code[None])."
             )
+        if len(codes) == 0:
+            raise ValueError(f"codes: expected at least one code, got shape {codes.shape}; pass "
+                             "a non-empty batch.")
         if not np.isfinite(codes).all():
             raise ValueError("codes: expected finite numbers, got NaN or inf; check the sampler.")
         return self.decoder.predict(codes, batch_size=batch_size, verbose=0)
@@ -95,7 +127,7 @@ class TrainedModel:
 
     def reconstruction_errors(self, images: np.ndarray) -> np.ndarray:
         """Mean squared pixel error of each image's reconstruction, shape (n,)."""
-        images = np.asarray(images, dtype=np.float32)
+        images = check_images(images, image_shape=tuple(self.model.input.shape[1:]))
         return ((self.reconstruct(images) - images) ** 2).mean(axis=(1, 2, 3))
 
     def _part(self, name: str) -> keras.Model:
@@ -105,8 +137,9 @@ class TrainedModel:
 
 
 def set_determinism(seed: int) -> None:
-    """Seed Python, NumPy and TensorFlow, and make TensorFlow's kernels deterministic."""
-    keras.utils.set_random_seed(seed)
+    """Seed Python, NumPy and TensorFlow globally (with ``genlab.seed``) and make TensorFlow's
+    kernels deterministic: a training repeats exactly on one machine with one thread count."""
+    keras.utils.set_random_seed(genlab.seed(seed))
     tf.config.experimental.enable_op_determinism()
 
 
@@ -120,19 +153,30 @@ def train(
     seed: int = 0,
     loss: str | None = None,
     verbose: bool = True,
+    pretrained: bool = True,
     **options,
 ) -> TrainedModel:
-    """Train a model of ``kind`` (see ``genlab.models.MODELS``) on a dataset, or load it from cache.
+    """Train a model of ``kind`` (one of ``genlab.models.MODELS``, where ``genlab.models.register``
+    adds your own) on a dataset, or load it.
 
-    ``options`` go to the model's builder (``code_size=32`` for the autoencoders); ``loss``
-    replaces the kind's usual loss.
+    Loads, in this order: the weights shipped with genlab for exactly these settings and data
+    (``pretrained``; see ``genlab.pretrained``), the cache, else trains and caches. ``options`` go
+    to the model's builder (``code_size=32`` for the autoencoders); ``loss`` replaces the kind's
+    usual loss. Loaded or trained, it prints the same epoch lines.
     """
     if kind not in MODELS:
-        raise ValueError(f"kind: expected one of {sorted(MODELS)}, got {kind!r}.")
+        raise ValueError(f"kind: expected one of {sorted(MODELS)}, got {kind!r}; register a model "
+                         "of your own with genlab.models.register first.")
     for name, value in (("epochs", epochs), ("batch_size", batch_size)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
             raise ValueError(f"{name}: expected a positive int, got {value!r}.")
-    data = load_dataset(dataset) if isinstance(dataset, str) else dataset
+    # Plain ints: a numpy int would enter the settings (and the cache key) as a string.
+    epochs, batch_size = int(epochs), int(batch_size)
+    if (isinstance(learning_rate, bool) or not isinstance(learning_rate, numbers.Real)
+            or not math.isfinite(learning_rate) or learning_rate <= 0):
+        raise ValueError(f"learning_rate: expected a finite number > 0, got {learning_rate!r}; "
+                         "pass e.g. 1e-3.")
+    data = as_dataset(dataset)
     spec = MODELS[kind]
     if spec.target == "labels":
         options.setdefault("num_classes", data.num_classes)
@@ -141,19 +185,29 @@ def train(
     model = spec.build(data.image_shape, **options)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss or spec.loss,
                   metrics=list(spec.metrics))
-    key = _cache_key(kind, model, data, options,
-                     dict(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-                          seed=seed))
+    settings = _settings(kind, model, data, options, loss or spec.loss,
+                         dict(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+                              seed=genlab.seed(seed)))
     label = f"{kind}/{data.name}"
-    entry = cache.directory() / f"{kind}-{data.name}-{key[:16]}"
 
-    meta = _load_entry(entry, key, model)
-    if meta is not None:
+    found = pretrained_weights.load(settings, model) if pretrained else None
+    if found is None:
+        key = _cache_key(settings, model)
+        entry = cache.directory() / f"{kind}-{data.name}-{key[:16]}"
+        meta = _load_entry(entry, key, model)
+        found = None if meta is None else (entry, "cache", meta)
+    if found is not None:
+        path, source, meta = found
         if verbose:
             for epoch in range(epochs):
                 print(_epoch_line(label, epoch, epochs, meta["history"]), flush=True)
-        return TrainedModel(kind, data.name, model, meta["history"], meta["seconds"], entry, True)
+        return TrainedModel(kind, data.name, model, meta["history"], meta["seconds"], path,
+                            source, settings)
 
+    for name in ("x_train", "x_val"):
+        check_images(getattr(data, name), f"dataset.{name}", data.image_shape)
+    # Warned before the long training, which then runs and returns its model all the same.
+    cacheable = cache.usable()
     target = (lambda split: split[0]) if spec.target == "images" else (lambda split: split[1])
     start = time.perf_counter()
     fit = model.fit(
@@ -164,51 +218,12 @@ def train(
     )
     seconds = time.perf_counter() - start
     history = {name: [float(v) for v in values] for name, values in fit.history.items()}
-    _save_entry(entry, model, {"key": key, "history": history, "seconds": seconds,
-                               "kind": kind, "dataset": data.name, "epochs": epochs,
-                               "options": options, "loss": loss, "genlab": genlab.__version__})
-    return TrainedModel(kind, data.name, model, history, seconds, entry, False)
-
-
-def autoencoders(dataset: str | Dataset = "mnist", *, settings: dict[str, dict] | None = None,
-                 verbose: bool = False) -> dict[str, TrainedModel]:
-    """The book's autoencoders for a dataset (cached): ``AUTOENCODERS``, on CIFAR-10
-    ``CIFAR10_AUTOENCODERS``, or those of ``settings`` ({name: ``train`` arguments with kind}).
-
-    Quiet by default: one line per model, the same whether it was trained or loaded.
-    """
-    data = load_dataset(dataset) if isinstance(dataset, str) else dataset
-    if settings is None:
-        settings = CIFAR10_AUTOENCODERS if data.name == "cifar10" else AUTOENCODERS
-    if not isinstance(settings, dict) or not settings or not all(
-            isinstance(s, dict) and "kind" in s for s in settings.values()):
-        raise ValueError(
-            f"settings: expected a non-empty dict {{name: dict(kind=..., epochs=..., ...)}}, got "
-            f"{settings!r}; pass e.g. {{'convolutional': dict(kind='conv', epochs=5, "
-            "code_size=32)}, or None for the book's autoencoders.")
-    return {name: _book_model(f"{name} autoencoder", model_settings, data, verbose)
-            for name, model_settings in settings.items()}
-
-
-def variational_autoencoder(dataset: str | Dataset = "mnist", *,
-                            verbose: bool = False) -> TrainedModel:
-    """The book's variational autoencoder for a dataset (cached), with the ``VARIATIONAL`` settings.
-
-    Quiet by default: one line, the same whether it was trained or loaded.
-    """
-    data = load_dataset(dataset) if isinstance(dataset, str) else dataset
-    return _book_model("variational autoencoder", VARIATIONAL, data, verbose)
-
-
-def _book_model(title: str, settings: dict, data: Dataset, verbose: bool) -> TrainedModel:
-    """Train or load one of the book's autoencoders; unless verbose, print its one summary line."""
-    settings = dict(settings)
-    trained = train(settings.pop("kind"), data, verbose=verbose, **settings)
-    if not verbose:
-        print(f"{title} on {data.name}: code size {trained.code_size}, "
-              f"{len(trained.history['loss'])} epochs, validation MSE "
-              f"{trained.history['val_mse'][-1]:.4f}")
-    return trained
+    if cacheable:
+        _save_entry(entry, model, {"key": key, "history": history, "seconds": seconds,
+                                   "kind": kind, "dataset": data.name, "epochs": epochs,
+                                   "options": options, "loss": loss,
+                                   "genlab": genlab.__version__})
+    return TrainedModel(kind, data.name, model, history, seconds, entry, "trained", settings)
 
 
 def compare(models: dict[str, TrainedModel], test_images: np.ndarray) -> pd.DataFrame:
@@ -226,17 +241,49 @@ def compare(models: dict[str, TrainedModel], test_images: np.ndarray) -> pd.Data
                                         "epochs": int})
 
 
-def _cache_key(kind: str, model: keras.Model, data: Dataset, options: dict, fit: dict) -> str:
-    """A digest of everything that changes the trained weights."""
-    architecture = [
-        (layer.__class__.__name__,
-         {k: v for k, v in layer.get_config().items() if k != "name"})
-        for layer in model._flatten_layers(include_self=False, recursive=True)
-    ]
+# The layer settings that decide what a model computes, named alike in every Keras 3 release.
+_FORWARD_CONFIG = ("units", "activation", "filters", "kernel_size", "strides", "padding",
+                   "target_shape", "rate", "kl_weight", "use_bias")
+
+
+def _layers(model: keras.Model):
+    """The model's own layers, sub-models opened up (public API only)."""
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            yield from _layers(layer)
+        else:
+            yield layer
+
+
+def _settings(kind: str, model: keras.Model, data: Dataset, options: dict, loss: Any,
+              fit: dict) -> dict:
+    """Everything the trained weights follow from, as JSON: the key of genlab's shipped weights,
+    and (with the full layer configs and versions) of the cache."""
+    architecture = []
+    for layer in _layers(model):
+        config = layer.get_config()
+        # Not the layer's name: Keras numbers unnamed layers on through a session (dense_1, ...).
+        architecture.append([type(layer).__name__,
+                             {k: config[k] for k in _FORWARD_CONFIG if k in config},
+                             [list(w.shape) for w in layer.weights]])
+    described = {
+        "kind": kind, "options": options, "fit": fit,
+        "loss": loss if isinstance(loss, str) else repr(loss),
+        # The arrays themselves, not the dataset's name: a changed image changes the key.
+        "data": cache.array_digest(data.x_train, data.y_train, data.x_val, data.y_val),
+        "architecture": architecture,
+    }
+    return json.loads(json.dumps(described, default=str))
+
+
+def _cache_key(settings: dict, model: keras.Model) -> str:
+    """A digest of everything that changes the trained weights, for the cache."""
     return cache.key({
-        "kind": kind, "options": options, "fit": fit, "data": data.fingerprint,
-        "architecture": architecture, "loss": str(model.loss),
-        "genlab": genlab.__version__, "keras": keras.__version__,
+        **settings,
+        "configs": [{k: v for k, v in layer.get_config().items() if k != "name"}
+                    for layer in _layers(model)],
+        "genlab": cache.code_digest(genlab.models, sys.modules[__name__]),
+        "keras": keras.__version__,
     })
 
 

@@ -1,0 +1,132 @@
+"""The book's own choices: the settings of its models, the samplers its pipeline fits, and the
+one-line loaders its chapters call. The rest of genlab is generic; these presets are the book's.
+
+Each loader trains a model once and caches it (genlab ships the weights of ``shipped_models()``),
+and prints one line, the same whether the model was trained or loaded.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from genlab import metrics, training
+from genlab.data import Dataset, as_dataset
+from genlab.samplers import Flow, GaussianMixture, StandardNormal, UniformBox
+
+__all__ = ["AUTOENCODERS", "VARIATIONAL", "CODE_SIZES", "CODE_SIZE_SWEEP", "CIFAR10_AUTOENCODERS",
+           "CLASSIFIER_EPOCHS", "LINEUP", "autoencoders", "vae", "code_size_sweep", "evaluator",
+           "shipped_models"]
+
+# The book's two autoencoders as the training chapter trains them; later chapters load these.
+AUTOENCODERS = {
+    "fully connected": dict(kind="dense", epochs=15, code_size=32),
+    "convolutional": dict(kind="conv", epochs=5, code_size=32),
+}
+# The variational autoencoder: the fully connected one's shape, epochs and code size, so the two
+# compare; its codes are pushed towards N(0, I), so it is sampled from that prior.
+VARIATIONAL = dict(kind="vae", epochs=15, code_size=32)
+# The code-size sweep of the hypotheses chapter: the fully connected autoencoder at six code sizes,
+# 5 epochs each (comparable with each other, not with the 15-epoch model above).
+CODE_SIZES = (2, 4, 8, 16, 32, 64)
+CODE_SIZE_SWEEP = dict(kind="dense", epochs=5)
+# CIFAR-10's 32 x 32 colour photos hold far more than a digit: its autoencoder is convolutional
+# only, one stride-2 layer deeper (a 4 x 4 grid of 128 filters) and with a code of 256 numbers.
+CIFAR10_AUTOENCODERS = {
+    "convolutional": dict(kind="conv", epochs=10, code_size=256, filters=(32, 64, 128)),
+}
+# Enough for the evaluation classifier to pass the book's bar on each dataset (MNIST >= 98.5 %,
+# Fashion-MNIST >= 90 % test accuracy) within a few seconds per epoch.
+CLASSIFIER_EPOCHS = {"mnist": 4, "fashion_mnist": 8, "cifar10": 10}
+# Which samplers pipeline.run fits on which autoencoder's codes. The uniform box on both plain
+# autoencoders; the better samplers on the convolutional one, the better decoder (on both, a run
+# would take twice as long); the variational autoencoder is sampled from its prior.
+LINEUP: dict[str, dict[str, Any]] = {
+    "fully connected": {"uniform box": UniformBox()},
+    "convolutional": {"uniform box": UniformBox(), "Gaussian mixture": GaussianMixture(),
+                      "flow": Flow()},
+    "variational": {"prior": StandardNormal()},
+}
+
+
+def autoencoders(dataset: str | Dataset = "mnist", *, settings: dict[str, dict] | None = None,
+                 verbose: bool = False) -> dict[str, training.TrainedModel]:
+    """The book's autoencoders for a dataset (cached): ``AUTOENCODERS``, on CIFAR-10
+    ``CIFAR10_AUTOENCODERS``, or those of ``settings`` ({name: ``train`` arguments with kind}).
+
+    Quiet by default: one line per model, the same whether it was trained or loaded.
+    """
+    data = as_dataset(dataset)
+    if settings is None:
+        settings = CIFAR10_AUTOENCODERS if data.name == "cifar10" else AUTOENCODERS
+    if not isinstance(settings, dict) or not settings or not all(
+            isinstance(s, dict) and "kind" in s for s in settings.values()):
+        raise ValueError(
+            f"settings: expected a non-empty dict {{name: dict(kind=..., epochs=..., ...)}}, got "
+            f"{settings!r}; pass e.g. {{'convolutional': dict(kind='conv', epochs=5, "
+            "code_size=32)}, or None for the book's autoencoders.")
+    return {name: _trained(f"{name} autoencoder", model_settings, data, verbose)
+            for name, model_settings in settings.items()}
+
+
+def vae(dataset: str | Dataset = "mnist", *, verbose: bool = False) -> training.TrainedModel:
+    """The book's variational autoencoder for a dataset (cached), with the ``VARIATIONAL`` settings.
+
+    Quiet by default: one line, the same whether it was trained or loaded.
+    """
+    return _trained("variational autoencoder", VARIATIONAL, as_dataset(dataset), verbose)
+
+
+def code_size_sweep(dataset: str | Dataset = "mnist") -> dict[int, training.TrainedModel]:
+    """The fully connected autoencoder at each of ``CODE_SIZES`` (cached), by code size; quiet."""
+    settings = dict(CODE_SIZE_SWEEP)
+    kind = settings.pop("kind")
+    return {size: training.train(kind, dataset, code_size=size, verbose=False, **settings)
+            for size in CODE_SIZES}
+
+
+def evaluator(dataset: str | Dataset = "mnist", *, epochs: int | None = None,
+              verbose: bool = False, cache: bool = True) -> metrics.Evaluator:
+    """The book's evaluator for a dataset: its classifier (trained once, cached), fitted with the
+    training images as the reference and the test images as the held-out floor.
+
+    ``epochs``: None for ``CLASSIFIER_EPOCHS``; ``cache`` as in `metrics.Evaluator`. Quiet by
+    default: one line, the same whether the classifier was trained or loaded.
+    """
+    data = as_dataset(dataset)
+    # Only None means the default: train refuses epochs=0 instead of it meaning 4 epochs.
+    classifier = training.train("classifier", data, verbose=verbose,
+                                epochs=CLASSIFIER_EPOCHS[data.name] if epochs is None else epochs)
+    fitted = metrics.Evaluator(classifier.model, cache=cache).fit(data.x_train, data.y_train,
+                                                                  data.x_test)
+    if not verbose:
+        print(f"evaluation classifier on {data.name}: {len(classifier.history['loss'])} epochs, "
+              f"test accuracy {fitted.accuracy(data.x_test, data.y_test):.4f}")
+    return fitted
+
+
+def shipped_models() -> dict[str, tuple[str, dict]]:
+    """The models the book's chapters load, whose weights genlab ships (see `genlab.pretrained`),
+    by file stem: (dataset, ``train`` arguments with kind)."""
+    models: dict[str, tuple[str, dict]] = {}
+    for dataset in ("mnist", "fashion_mnist"):
+        presets = {**AUTOENCODERS, "variational": VARIATIONAL,
+                   "classifier": dict(kind="classifier", epochs=CLASSIFIER_EPOCHS[dataset])}
+        for name, settings in presets.items():
+            models[f"{dataset}-{name.replace(' ', '-')}"] = (dataset, settings)
+    # The training chapter's exercise: the fully connected autoencoder trained with an MSE loss.
+    models["mnist-fully-connected-mse-loss"] = (
+        "mnist", {**AUTOENCODERS["fully connected"], "loss": "mse"})
+    for size in CODE_SIZES:
+        models[f"mnist-code-size-{size}"] = ("mnist", {**CODE_SIZE_SWEEP, "code_size": size})
+    return models
+
+
+def _trained(title: str, settings: dict, data: Dataset, verbose: bool) -> training.TrainedModel:
+    """Train or load one of the book's autoencoders; unless verbose, print its one summary line."""
+    settings = dict(settings)
+    trained = training.train(settings.pop("kind"), data, verbose=verbose, **settings)
+    if not verbose:
+        print(f"{title} on {data.name}: code size {trained.code_size}, "
+              f"{len(trained.history['loss'])} epochs, validation MSE "
+              f"{trained.history['val_mse'][-1]:.4f}")
+    return trained

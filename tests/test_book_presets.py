@@ -1,0 +1,87 @@
+"""genlab.book: the book's presets, and its loaders' one line each, on tiny data."""
+
+import pytest
+
+from genlab import book, data, metrics, samplers, training
+
+SMALL = dict(epochs=1, code_size=3, batch_size=50)
+
+
+@pytest.fixture
+def tiny(data_dir):
+    return data.load_dataset("mnist", validation_size=50)
+
+
+def test_book_models_print_one_line_each(tiny, monkeypatch, capsys):
+    monkeypatch.setattr(book, "AUTOENCODERS", {"fully connected": dict(kind="dense", **SMALL)})
+    monkeypatch.setattr(book, "VARIATIONAL", dict(kind="vae", **SMALL))
+    dense = book.autoencoders(tiny)["fully connected"]
+    vae = book.vae(tiny)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == [
+        f"fully connected autoencoder on mnist: code size 3, 1 epochs, validation MSE "
+        f"{dense.history['val_mse'][-1]:.4f}",
+        f"variational autoencoder on mnist: code size 3, 1 epochs, validation MSE "
+        f"{vae.history['val_mse'][-1]:.4f}",
+    ]
+    assert isinstance(vae, training.TrainedModel) and vae.kind == "vae"
+
+
+def test_autoencoders_takes_other_settings_and_checks_them(tiny, capsys):
+    models = book.autoencoders(
+        tiny, settings={"small": dict(kind="conv", epochs=1, code_size=3, filters=(4,))})
+    assert list(models) == ["small"] and models["small"].code_size == 3
+    assert capsys.readouterr().out.startswith("small autoencoder on mnist: code size 3, 1 epochs")
+    with pytest.raises(ValueError, match=r"settings: expected a non-empty dict .*kind"):
+        book.autoencoders(tiny, settings={"small": dict(epochs=1)})
+
+def test_cifar10s_autoencoders_build_for_colour_photos_with_a_larger_code():
+    from genlab import models
+
+    for settings in book.CIFAR10_AUTOENCODERS.values():
+        options = {k: v for k, v in settings.items() if k not in ("kind", "epochs")}
+        model = models.MODELS[settings["kind"]].build((32, 32, 3), **options)
+        assert tuple(model.output.shape[1:]) == (32, 32, 3)
+        assert options["code_size"] > max(s["code_size"] for s in book.AUTOENCODERS.values())
+
+
+def test_code_size_sweep_trains_one_quiet_model_per_size(tiny, monkeypatch, capsys):
+    monkeypatch.setattr(book, "CODE_SIZES", (2, 3))
+    monkeypatch.setattr(book, "CODE_SIZE_SWEEP", dict(kind="dense", epochs=1, batch_size=50,
+                                                      hidden=(16,)))
+    sweep = book.code_size_sweep(tiny)
+    assert list(sweep) == [2, 3] and [m.code_size for m in sweep.values()] == [2, 3]
+    assert capsys.readouterr().out == ""
+
+
+def test_evaluator_prints_one_line_and_returns_it_fitted(tiny, capsys):
+    evaluator = book.evaluator(tiny, epochs=1)
+    accuracy = evaluator.accuracy(tiny.x_test, tiny.y_test)
+    assert capsys.readouterr().out == (f"evaluation classifier on mnist: 1 epochs, test accuracy "
+                                       f"{accuracy:.4f}\n")
+    assert isinstance(evaluator, metrics.Evaluator) and evaluator.cache_key_ is not None
+    assert evaluator.heldout_images_.shape == tiny.x_test.shape
+    assert book.evaluator(tiny, epochs=1, cache=False).cache_key_ is None
+
+
+@pytest.mark.parametrize("epochs", [0, -1, 1.5, True])
+def test_evaluator_takes_none_as_the_default_epochs_and_nothing_else(tiny, epochs):
+    with pytest.raises(ValueError, match="epochs: expected a positive int"):
+        book.evaluator(tiny, epochs=epochs)
+
+
+def test_the_lineup_holds_unfitted_samplers_for_the_books_models():
+    assert set(book.LINEUP) == {*book.AUTOENCODERS, "variational"}
+    for plan in book.LINEUP.values():
+        for sampler in plan.values():
+            assert isinstance(sampler, samplers._CodeSampler) and not hasattr(sampler, "code_size_")
+
+
+def test_shipped_models_are_the_presets():
+    shipped = book.shipped_models()
+    assert shipped["mnist-fully-connected"] == ("mnist", book.AUTOENCODERS["fully connected"])
+    assert shipped["fashion_mnist-variational"] == ("fashion_mnist", book.VARIATIONAL)
+    assert shipped["fashion_mnist-classifier"] == (
+        "fashion_mnist", dict(kind="classifier", epochs=book.CLASSIFIER_EPOCHS["fashion_mnist"]))
+    assert [shipped[f"mnist-code-size-{size}"][1]["code_size"] for size in book.CODE_SIZES] == \
+        list(book.CODE_SIZES)
