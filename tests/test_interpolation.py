@@ -371,7 +371,9 @@ def test_path_table_one_row_per_method_with_realism_columns():
     "call, match",
     [
         (lambda x: walks(x, x[:1], crossfade), r"images_b: expected the shape of images_a"),
-        (lambda x: walks(x[0], x[0], crossfade), r"images_a: expected a 4-D batch"),
+        (lambda x: walks(x[0], x[0], crossfade), r"images_a: expected a 4-D array"),
+        (lambda x: walks(x + 255, x + 255, crossfade),
+         r"images_a: expected pixel values in \[0, 1\]"),
         (lambda x: walks(x, x, linear, encode=lambda i: i), r"encode, decode: expected both"),
         (lambda x: walks(x, x, "linear"), r"path: expected a callable"),
         (

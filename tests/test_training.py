@@ -161,11 +161,11 @@ def test_compare_table(tiny):
     (dict(batch_size=1.5), "batch_size: expected a positive int"),
     (dict(epochs=True), "epochs: expected a positive int"),
     (dict(epochs=2.0), "epochs: expected a positive int"),
-    (dict(learning_rate=float("nan")), "learning_rate: expected a finite number > 0, got nan"),
-    (dict(learning_rate=float("inf")), "learning_rate: expected a finite number > 0"),
-    (dict(learning_rate=-1e-3), "learning_rate: expected a finite number > 0"),
-    (dict(learning_rate=0), "learning_rate: expected a finite number > 0"),
-    (dict(learning_rate="1e-3"), "learning_rate: expected a finite number > 0, got '1e-3'"),
+    (dict(learning_rate=float("nan")), "learning_rate: expected a positive number.*got nan"),
+    (dict(learning_rate=float("inf")), "learning_rate: expected a positive number"),
+    (dict(learning_rate=-1e-3), "learning_rate: expected a positive number"),
+    (dict(learning_rate=0), "learning_rate: expected a positive number"),
+    (dict(learning_rate="1e-3"), "learning_rate: expected a positive number.*got '1e-3'"),
 ])
 def test_bad_arguments(tiny, kwargs, message):
     args = dict(kind="dense", epochs=1)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import contextlib
 import gzip
 import hashlib
+import math
+import numbers
 import os
 import pickle
 import tarfile
@@ -16,7 +18,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,7 +26,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = ["DATASETS", "Dataset", "DatasetInfo", "load_dataset", "data_dir", "is_available",
-           "as_dataset", "check_images", "class_counts", "pixel_statistics"]
+           "as_dataset", "check_images", "check_number", "class_counts", "pixel_statistics"]
 
 
 @dataclass(frozen=True)
@@ -189,6 +191,16 @@ def check_images(images: np.ndarray, name: str = "images",
         raise ValueError(f"{name}: expected pixel values in [0, 1], got range [{lo:.3g}, "
                          f"{hi:.3g}]; divide uint8 images by 255 or clip the decoder output")
     return images.astype(np.float32, copy=False)
+
+
+def check_number(value: Any, name: str, *, zero_allowed: bool = False, hint: str = "") -> float:
+    """``value`` as a float if it is a finite number > 0 (>= 0 if ``zero_allowed``), else a
+    ValueError naming it; ``hint`` follows what was expected (e.g. ", e.g. 1e-3")."""
+    if (isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real)
+            or not math.isfinite(value) or value < 0 or (value == 0 and not zero_allowed)):
+        expected = "a number >= 0" if zero_allowed else "a positive number"
+        raise ValueError(f"{name}: expected {expected}{hint}, got {value!r}")
+    return float(value)
 
 
 def _to_float(images: np.ndarray) -> np.ndarray:

@@ -23,6 +23,8 @@ from sklearn.exceptions import NotFittedError
 from sklearn.neighbors import NearestNeighbors
 from threadpoolctl import threadpool_limits
 
+from genlab.data import check_images
+
 __all__ = [
     "crossfade",
     "linear",
@@ -502,16 +504,6 @@ def smoothness(frames: np.ndarray) -> float:
 # ---------------------------------------------------------------------------- many pairs
 
 
-def _check_images(images: object, name: str) -> np.ndarray:
-    hint = "pass a batch of images (n, height, width, channels) in [0, 1]"
-    if np.ndim(images) != 4 or np.shape(images)[0] == 0:
-        raise ValueError(
-            f"{name}: expected a 4-D batch (n, height, width, channels), "
-            f"got shape {np.shape(images)}; {hint}"
-        )
-    return _finite_array(images, name, hint).astype(np.float32)
-
-
 def walks(
     images_a: np.ndarray,
     images_b: np.ndarray,
@@ -529,8 +521,8 @@ def walks(
     Without them the path walks between the images themselves (`crossfade`). float32.
     """
     steps = _check_steps(steps)
-    a_img = _check_images(images_a, "images_a")
-    b_img = _check_images(images_b, "images_b")
+    a_img = check_images(images_a, "images_a")
+    b_img = check_images(images_b, "images_b")
     if a_img.shape != b_img.shape:
         raise ValueError(
             f"images_b: expected the shape of images_a {a_img.shape}, got {b_img.shape}; "

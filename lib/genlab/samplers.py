@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import functools
 import math
-import numbers
 import sys
 import time
 import warnings
@@ -33,6 +32,7 @@ from threadpoolctl import threadpool_limits
 
 import genlab
 from genlab import cache as genlab_cache
+from genlab.data import check_number
 
 __all__ = [
     "UniformBox",
@@ -98,16 +98,6 @@ def _check_positive_int(value: Any, name: str, minimum: int = 1) -> int:
         raise ValueError(f"{name}: expected an int >= {minimum}, got {value!r}; "
                          f"pass e.g. {max(minimum, 2)}")
     return int(value)
-
-
-def _check_number(value: Any, name: str, *, zero_allowed: bool = False, hint: str = "") -> float:
-    """``value`` as a float if it is a finite number > 0 (>= 0 if ``zero_allowed``), else a
-    ValueError naming it; ``hint`` follows what was expected."""
-    if (isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real)
-            or not math.isfinite(value) or value < 0 or (value == 0 and not zero_allowed)):
-        expected = "a number >= 0" if zero_allowed else "a positive number"
-        raise ValueError(f"{name}: expected {expected}{hint}, got {value!r}")
-    return float(value)
 
 
 def _subsample(x: np.ndarray, size: int | None, seed: int) -> np.ndarray:
@@ -298,7 +288,7 @@ class GaussianMixture(_CodeSampler):
         ``converged_`` says whether EM converged for the final mixture within ``max_iter``.
         """
         max_k = _check_positive_int(self.max_components, "max_components")
-        _check_number(self.reg_covar, "reg_covar", zero_allowed=True, hint=", e.g. 1e-6")
+        check_number(self.reg_covar, "reg_covar", zero_allowed=True, hint=", e.g. 1e-6")
         _check_positive_int(self.max_iter, "max_iter")
         if self.covariance_type not in ("full", "tied", "diag", "spherical"):
             raise ValueError("covariance_type: expected 'full', 'tied', 'diag' or 'spherical', "
@@ -392,7 +382,7 @@ class KernelDensity(_CodeSampler):
             raise ValueError("bandwidth: pass either a fixed bandwidth or a grid of bandwidths "
                              f"to search, not both (got bandwidth={self.bandwidth!r})")
         if self.bandwidth is not None:
-            _check_number(self.bandwidth, "bandwidth", hint=" (standardised units) or None to "
+            check_number(self.bandwidth, "bandwidth", hint=" (standardised units) or None to "
                           "choose it by cross-validation")
         x = _as_codes(codes, min_rows=_MIN_ROWS)
         mean, scale = _standardise(x)
@@ -558,8 +548,8 @@ class Flow(_CodeSampler):
         _check_positive_int(self.hidden_units, "hidden_units")
         epochs = _check_positive_int(self.epochs, "epochs")
         batch_size = _check_positive_int(self.batch_size, "batch_size")
-        _check_number(self.learning_rate, "learning_rate", hint=", e.g. 2e-3")
-        _check_number(self.l2, "l2", zero_allowed=True)
+        check_number(self.learning_rate, "learning_rate", hint=", e.g. 2e-3")
+        check_number(self.l2, "l2", zero_allowed=True)
         x = _as_codes(codes, min_rows=_MIN_ROWS)
         mean, scale = _standardise(x)
         z = ((x - mean) / scale).astype(_FLOW_DTYPE)

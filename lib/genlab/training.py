@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import functools
 import json
-import math
-import numbers
 import sys
 import time
 from dataclasses import dataclass
@@ -25,7 +23,7 @@ import genlab
 import genlab.models
 from genlab import cache
 from genlab import pretrained as pretrained_weights
-from genlab.data import Dataset, as_dataset, check_images
+from genlab.data import Dataset, as_dataset, check_images, check_number
 from genlab.models import MODELS
 
 __all__ = ["TrainedModel", "train", "compare", "set_determinism", "CACHED_CODES"]
@@ -172,10 +170,7 @@ def train(
             raise ValueError(f"{name}: expected a positive int, got {value!r}.")
     # Plain ints: a numpy int would enter the settings (and the cache key) as a string.
     epochs, batch_size = int(epochs), int(batch_size)
-    if (isinstance(learning_rate, bool) or not isinstance(learning_rate, numbers.Real)
-            or not math.isfinite(learning_rate) or learning_rate <= 0):
-        raise ValueError(f"learning_rate: expected a finite number > 0, got {learning_rate!r}; "
-                         "pass e.g. 1e-3.")
+    check_number(learning_rate, "learning_rate", hint=", e.g. 1e-3")
     data = as_dataset(dataset)
     spec = MODELS[kind]
     if spec.target == "labels":
