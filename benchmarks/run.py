@@ -380,8 +380,9 @@ def _alone_section(rows: list[dict]) -> list[str]:
     lines = ["### Each chapter alone, cold", "",
              "Each chapter executed from a fresh kernel (into a temporary copy) on an empty genlab "
              "cache of its own, one chapter after another: as a student opening only that chapter "
-             "on a fresh machine, such as Colab. It loads the models whose weights genlab ships "
-             "and trains, fits and scores the rest in front of the reader; the datasets come from "
+             "on a fresh machine, such as Colab. It loads the models and flows whose weights "
+             "genlab ships and trains, fits and scores the rest in front of the reader; the "
+             "datasets come from "
              "`GENLAB_DATA`, not downloaded. Each chapter's time is in the targets above; "
              f"{'they took' if len(rows) > 1 else 'it took'} {_minutes(total)}"
              f"{' together' if len(rows) > 1 else ''}.", ""]

@@ -57,6 +57,20 @@ def test_chapter_opens_with_a_colab_badge_for_itself(chapter):
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
+def test_chapter_states_its_measured_time_alone_from_scratch(chapter):
+    """The first cell's "**Time:** about N minutes" covers the benchmark's measurement of the
+    chapter alone on an empty cache (benchmarks/results.json), rounded up by at most 90 s."""
+    stated = re.findall(r"\*\*Time:\*\* about (\d+) minutes? from scratch on two CPU cores",
+                        source(cells(chapter)[0]))
+    assert len(stated) == 1, f"{chapter}: its first cell states no '**Time:** about N minutes'"
+    results = json.loads((ROOT / "benchmarks" / "results.json").read_text())
+    [seconds] = [r["seconds"] for r in results["chapters_alone"] if r["chapter"] == chapter]
+    assert seconds <= int(stated[0]) * 60 <= seconds + 90, (
+        f"{chapter}: states about {stated[0]} min, measured {seconds:.0f} s alone from scratch: "
+        "state the measured time, rounded up to the minute")
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
 def test_chapter_is_stored_executed_in_order_and_quiet(chapter):
     code = [c for c in cells(chapter) if c["cell_type"] == "code" and source(c).strip()]
     counts = [c["execution_count"] for c in code]

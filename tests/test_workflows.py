@@ -77,6 +77,14 @@ def test_ci_first_puts_the_datasets_beside_the_checkout_and_names_them(tmp_path)
     assert (checkout / "called-with").read_text().split() == [folder]
 
 
+def test_ci_names_colabs_python_for_the_colab_check_that_ci_runs():
+    assert "bash .ci/colab" in (ROOT / ".ci" / "run").read_text().splitlines()
+    job = job_running(WORKFLOWS["tests"], ".ci/run")
+    [step] = [s for s in job["steps"] if "COLAB_PYTHON=" in s.get("run", "")]
+    assert job["steps"].index(step) < step_index(job, ".ci/run")
+    assert ".ci/colab-requirements.txt" in step["run"], "the version comes from Colab's pins"
+
+
 def test_pages_publish_what_the_readme_build_command_builds_from_stored_outputs():
     workflow = WORKFLOWS["pages"]
     on = triggers(workflow)

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from sklearn.base import clone
+
 from genlab import metrics, training
 from genlab.data import Dataset, as_dataset
 from genlab.samplers import Flow, GaussianMixture, StandardNormal, UniformBox
 
 __all__ = ["AUTOENCODERS", "VARIATIONAL", "CODE_SIZES", "CODE_SIZE_SWEEP", "CIFAR10_AUTOENCODERS",
            "CLASSIFIER_EPOCHS", "LINEUP", "autoencoders", "vae", "code_size_sweep", "evaluator",
-           "shipped_models"]
+           "shipped_models", "shipped_samplers"]
 
 # The book's two autoencoders as the training chapter trains them; later chapters load these.
 AUTOENCODERS = {
@@ -119,6 +121,21 @@ def shipped_models() -> dict[str, tuple[str, dict]]:
     for size in CODE_SIZES:
         models[f"mnist-code-size-{size}"] = ("mnist", {**CODE_SIZE_SWEEP, "code_size": size})
     return models
+
+
+def shipped_samplers() -> dict[str, tuple[str, Any]]:
+    """The samplers of ``LINEUP`` that genlab ships fitted (see `genlab.pretrained`), by file stem:
+    (the shipped model, by stem, on whose training codes it is fitted; the unfitted sampler).
+
+    The flows only: the slowest fits (most of a chapter's minute), and the ones whose training
+    another machine would move.
+    """
+    models = shipped_models()
+    return {f"{stem}-{name}".replace(" ", "-"): (stem, clone(sampler))
+            for dataset in ("mnist", "fashion_mnist")
+            for model, lineup in LINEUP.items()
+            if (stem := f"{dataset}-{model.replace(' ', '-')}") in models
+            for name, sampler in lineup.items() if isinstance(sampler, Flow)}
 
 
 def _trained(title: str, settings: dict, data: Dataset, verbose: bool) -> training.TrainedModel:

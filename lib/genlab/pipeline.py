@@ -16,7 +16,7 @@ import pandas as pd
 from sklearn.base import clone
 
 import genlab
-from genlab import book, interpolation, metrics
+from genlab import book, interpolation, metrics, pretrained
 from genlab.data import Dataset, as_dataset
 from genlab.samplers import fit_each
 
@@ -174,7 +174,11 @@ def run(
         images[row] = rebuilt[:examples]
     for model_name, chosen in plan.items():
         fitted = {name: clone(sampler) for name, sampler in chosen.items()}
-        fit_each(fitted, models[model_name].encode(data.x_train))
+        # genlab ships the book's flows fitted on its shipped models' codes: loaded, not refitted.
+        unshipped = {name: sampler for name, sampler in fitted.items()
+                     if not pretrained.load_sampler(models[model_name], sampler)}
+        if unshipped:
+            fit_each(unshipped, models[model_name].encode(data.x_train))
         for sampler_name, sampler in fitted.items():
             decoded = models[model_name].decode(sampler.sample(n, seed=seed))
             row = f"{model_name}: {sampler_name}"

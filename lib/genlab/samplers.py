@@ -45,6 +45,7 @@ __all__ = [
     "ClassConditional",
     "SAMPLERS",
     "fit_each",
+    "describe",
     "copy_safe_bandwidth",
 ]
 
@@ -428,7 +429,8 @@ class KernelDensity(_CodeSampler):
 # The flow computes in float64: another machine's order of summation then moves only float64's
 # last digits. Training still amplifies them, though less than float32's (measured: the flow's
 # FID moved by up to 10 % between machines in float32, by up to 3 % on one thread in float64);
-# the chapters' cells that print a flow's scores widen their tolerance for it.
+# the chapters' cells that print the scores of a flow fitted in the chapter widen their
+# tolerance for it (the pipeline's flows ship fitted: see genlab.book.shipped_samplers).
 _FLOW_DTYPE = "float64"
 
 
@@ -735,7 +737,7 @@ def _cached_fit(sampler: _CodeSampler, x: np.ndarray, labels: Any, codes_digest:
     import joblib
 
     key = genlab_cache.key({
-        "sampler": _describe(sampler), "codes": codes_digest,
+        "sampler": describe(sampler), "codes": codes_digest,
         "labels": labels_digest if _needs_labels(sampler) else None,
         "versions": {**genlab.versions(),
                      "genlab": genlab_cache.code_digest(sys.modules[__name__])},
@@ -752,11 +754,12 @@ def _cached_fit(sampler: _CodeSampler, x: np.ndarray, labels: Any, codes_digest:
     return float(meta["seconds"])
 
 
-def _describe(estimator: Any) -> Any:
-    """A sampler's class and parameters, nested samplers included, for a cache key."""
+def describe(estimator: Any) -> Any:
+    """A sampler's class and parameters, nested samplers included, as JSON-ready values (the
+    cache keys fits on it, and genlab ships fits for it)."""
     if isinstance(estimator, BaseEstimator):
         return {"class": f"{type(estimator).__module__}.{type(estimator).__qualname__}",
-                "params": {k: _describe(v) for k, v in estimator.get_params(deep=False).items()}}
+                "params": {k: describe(v) for k, v in estimator.get_params(deep=False).items()}}
     if isinstance(estimator, np.ndarray):
         return {"array": estimator.tolist(), "dtype": estimator.dtype.str}
     return estimator
