@@ -178,8 +178,10 @@ def train(
 
     set_determinism(seed)
     model = spec.build(data.image_shape, **options)
+    # 32 steps per call into TensorFlow: the same weights bit for bit (measured), and 10 % (fully
+    # connected) to 20 % (convolutional) faster on two CPU cores, with fewer Python round trips.
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss or spec.loss,
-                  metrics=list(spec.metrics))
+                  metrics=list(spec.metrics), steps_per_execution=32)
     settings = _settings(kind, model, data, options, loss or spec.loss,
                          dict(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                               seed=genlab.seed(seed)))
