@@ -114,7 +114,7 @@ def shipped_models() -> dict[str, tuple[str, dict]]:
         presets = {**AUTOENCODERS, "variational": VARIATIONAL,
                    "classifier": dict(kind="classifier", epochs=CLASSIFIER_EPOCHS[dataset])}
         for name, settings in presets.items():
-            models[f"{dataset}-{name.replace(' ', '-')}"] = (dataset, settings)
+            models[_stem(dataset, name)] = (dataset, settings)
     # The training chapter's exercise: the fully connected autoencoder trained with an MSE loss.
     models["mnist-fully-connected-mse-loss"] = (
         "mnist", {**AUTOENCODERS["fully connected"], "loss": "mse"})
@@ -131,11 +131,15 @@ def shipped_samplers() -> dict[str, tuple[str, Any]]:
     another machine would move.
     """
     models = shipped_models()
-    return {f"{stem}-{name}".replace(" ", "-"): (stem, clone(sampler))
+    return {_stem(stem, name): (stem, clone(sampler))
             for dataset in ("mnist", "fashion_mnist")
-            for model, lineup in LINEUP.items()
-            if (stem := f"{dataset}-{model.replace(' ', '-')}") in models
+            for model, lineup in LINEUP.items() if (stem := _stem(dataset, model)) in models
             for name, sampler in lineup.items() if isinstance(sampler, Flow)}
+
+
+def _stem(*parts: str) -> str:
+    """A shipped file's stem, e.g. "mnist-fully-connected"."""
+    return "-".join(parts).replace(" ", "-")
 
 
 def _trained(title: str, settings: dict, data: Dataset, verbose: bool) -> training.TrainedModel:

@@ -101,8 +101,9 @@ def load_sampler(model: TrainedModel, sampler: Any) -> bool:
 
     if model.source != "shipped":
         return False
-    weights = next((e for e in entries() if FOLDER / e["file"] == model.path), None)
-    entry = weights and next((e for e in sampler_entries()
+    manifest = _manifest()
+    weights = next((e for e in manifest["models"] if FOLDER / e["file"] == model.path), None)
+    entry = weights and next((e for e in manifest.get("samplers", [])
                               if e["model"] == weights["file"]
                               and e["model_sha256"] == weights["sha256"]
                               and e["sampler"] == describe(sampler)), None)
