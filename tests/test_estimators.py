@@ -47,7 +47,8 @@ ARGUMENTS = {
     interpolation.Whitener: dict(rtol=1e-5),
     interpolation.NeighbourGraph: dict(n_neighbors=4, n_jobs=1, power=2.0),
     metrics.Evaluator: dict(model=tiny_classifier(), k=3, kid_subsets=2, kid_subset_size=10,
-                            prdc_reference=20, copy_sample=15, batch_size=16, random_state=3,
+                            prdc_reference=20, copy_cells=2, bootstrap=10, batch_size=16,
+                            random_state=3,
                             cache=False),
 }
 SAMPLERS = [cls for cls in ARGUMENTS if issubclass(cls, samplers._CodeSampler)]
@@ -69,7 +70,7 @@ def estimator_like_classes() -> set[type]:
 
 def fit(estimator):
     # Samplers learn from codes and labels (most ignore the labels); the Evaluator from images,
-    # their labels and held-out images; the others from codes.
+    # their labels and the training images; the others from codes.
     if isinstance(estimator, metrics.Evaluator):
         return estimator.fit(IMAGES, IMAGE_LABELS, IMAGES[::-1])
     if "labels" in inspect.signature(estimator.fit).parameters:
@@ -148,7 +149,6 @@ def test_random_state_is_an_int_defaulting_to_zero(cls):
 def test_the_evaluator_takes_random_state_too():
     parameters = inspect.signature(metrics.Evaluator).parameters
     assert parameters["random_state"].default == 0 and "seed" not in parameters
-    assert inspect.signature(metrics.Evaluator.floor).parameters["seed"].default is None
 
 
 @pytest.mark.parametrize("cls", SAMPLERS, ids=lambda cls: cls.__name__)

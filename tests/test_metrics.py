@@ -11,6 +11,7 @@ from genlab.metrics import (
     central_width,
     class_balance,
     copying_summary,
+    copying_z,
     density_coverage,
     frechet_distance,
     frechet_distance_gaussians,
@@ -20,7 +21,9 @@ from genlab.metrics import (
     nearest_neighbour_distances,
     pair_occupancy,
     precision_recall,
+    rank,
     share_near_data,
+    with_intervals,
 )
 
 
@@ -129,6 +132,47 @@ def test_noisy_training_copies_are_flagged_and_independent_sample_is_not():
     assert honest["nn_ratio"] == pytest.approx(1.0, abs=0.05)
 
 
+def test_copying_z_is_near_zero_for_new_samples_and_far_below_for_copies():
+    rng = np.random.default_rng(15)
+    heldout = rng.exponential(1.0, 3000)
+    cells, heldout_cells = rng.integers(0, 3, 2000), rng.integers(0, 3, 3000)
+    fresh = copying_z(rng.exponential(1.0, 2000), cells, heldout, heldout_cells)
+    assert abs(fresh) < 3
+    copies = copying_z(rng.exponential(0.5, 2000), cells, heldout, heldout_cells)
+    far = copying_z(rng.exponential(2.0, 2000), cells, heldout, heldout_cells)
+    assert copies < -10 and far > 10
+    # Identical distances in every cell: U is exactly m*n/2 in each, so Z is 0.
+    same = np.repeat([0.5, 1.0], 50)
+    assert copying_z(same, np.zeros(100, int), same, np.zeros(100, int)) == pytest.approx(0.0)
+    # Cells with fewer than min_per_cell samples are left out; none left gives NaN.
+    assert np.isnan(copying_z(same[:5], np.zeros(5, int), same, np.zeros(100, int)))
+    with pytest.raises(ValueError, match="cells: expected one cell label per distance"):
+        copying_z(same, np.zeros(3, int), same, np.zeros(100, int))
+
+
+def test_rank_ties_overlapping_intervals_and_leaves_copiers_out():
+    table = pd.DataFrame({
+        "fid": [1.0, 10.0, 11.0, 30.0, 0.5],
+        "fid_low": [0.8, 9.0, 10.5, 28.0, 0.4],
+        "fid_high": [1.2, 10.8, 12.0, 33.0, 0.6],
+        "copying": [False, False, False, False, True],
+    }, index=["real", "a", "b", "c", "copier"])
+    ranked = rank(table, "fid")
+    assert list(ranked.index) == ["real", "a", "b", "c", "copier"]
+    # a and b overlap (9.0-10.8 and 10.5-12.0): both have one row wholly better, so both rank 2.
+    assert ranked["rank"].tolist()[:4] == [1, 2, 2, 4] and pd.isna(ranked.loc["copier", "rank"])
+    table["recall"], table["recall_low"], table["recall_high"] = (
+        [0.9, 0.5, 0.52, 0.2, 0.95], [0.88, 0.45, 0.5, 0.1, 0.9], [0.92, 0.51, 0.6, 0.3, 0.99])
+    assert rank(table, "recall")["rank"].tolist()[:4] == [1, 2, 2, 4]
+    with pytest.raises(ValueError, match="table: expected the columns \\['kid', 'kid_low'"):
+        rank(table, "kid")
+    shown = with_intervals(table, ("fid", "recall"), digits=1)
+    assert shown.loc["a", "fid"] == "10.0 [9.0, 10.8]"
+    assert shown.loc["c", "recall"] == "0.2 [0.1, 0.3]"
+    with pytest.raises(ValueError, match="columns: \\['precision'\\] have no interval columns"):
+        with_intervals(table, ("precision",))
+
+
 # ----------------------------------------------------------------------------- code space
 def test_inside_real_manifold_flags_average_to_precision():
     real, fake = _normal(400, 5, 20), _normal(300, 5, 21, shift=0.7)
@@ -234,7 +278,8 @@ def evaluator_and_data():
     labels = rng.integers(0, 10, 300)
     heldout = rng.random((200, 28, 28, 1), dtype=np.float32)
     fresh = rng.random((200, 28, 28, 1), dtype=np.float32)
-    evaluator = Evaluator(model, kid_subsets=5).fit(train, labels, heldout)
+    # Reference: the 200 held-out images; the 300 training images are those a copier copies.
+    evaluator = Evaluator(model, kid_subsets=5, copy_cells=3).fit(heldout, labels[:200], train)
     return evaluator, model, train, labels, heldout, fresh
 
 
@@ -247,26 +292,34 @@ def test_evaluator_row_has_all_columns_in_range(evaluator_and_data):
     assert list(row.columns) == SCORE_COLUMNS
     r = row.iloc[0]
     assert r["n"] == 200 and r["fid"] >= 0 and r["kid_std"] >= 0
-    for column in ["precision", "recall", "coverage", "class_tv", "copy_share", "copy_share_p5"]:
+    for column in ["precision", "recall", "coverage", "class_tv"]:
         assert 0.0 <= r[column] <= 1.0, column
+    for column in ["fid", "precision", "recall"]:
+        assert r[f"{column}_low"] <= r[column] <= r[f"{column}_high"], column
+        assert r[f"{column}_low"] < r[f"{column}_high"], column
     assert 0.1 <= r["confidence"] <= 1.0 and r["density"] >= 0
-    assert not r["copying"] and r["nn_ratio"] == pytest.approx(1.0, abs=0.1)
+    assert not r["copying"] and abs(r["copy_z"]) < 3
+    assert r["nn_ratio"] == pytest.approx(1.0, abs=0.1)
     pd.testing.assert_frame_equal(row, evaluator.score(fresh, "fresh"))
 
 
-def test_evaluator_flags_training_images_and_scores_the_floor(evaluator_and_data):
+def test_evaluator_flags_training_images_as_copies(evaluator_and_data):
     evaluator, _, train, _, _, _ = evaluator_and_data
     copied = evaluator.score(train[:150], "copies").iloc[0]
-    assert copied["copying"] and copied["copy_share"] == 1.0
+    assert copied["copying"] and copied["copy_z"] < -3
     assert copied["nn_ratio"] == pytest.approx(0.0, abs=1e-4)
     per_image = evaluator.per_image(train[:150])
     assert list(per_image.columns) == ["predicted", "confidence", "inside_real_manifold"]
     assert len(per_image) == 150 and per_image["confidence"].between(0.1, 1.0).all()
     assert per_image["inside_real_manifold"].mean() == copied["precision"]
-    floor = evaluator.floor(150, seed=1)
-    assert list(floor.index) == ["real held-out"] and not floor.iloc[0]["copying"]
-    with pytest.raises(ValueError, match="n: expected an integer in \\[1, 200\\]"):
-        evaluator.floor(500)
+
+
+def test_evaluator_compares_with_the_reference_images(evaluator_and_data):
+    evaluator, _, _, _, reference, _ = evaluator_and_data
+    # The reference itself: inside its own k-NN balls everywhere, FID about 0.
+    itself = evaluator.score(reference, "reference").iloc[0]
+    assert itself["precision"] == 1.0 and itself["fid"] == pytest.approx(0.0, abs=1e-6)
+    assert evaluator.mu_ == pytest.approx(evaluator.features(reference)[0].mean(axis=0))
 
 
 def test_evaluator_rejects_bad_images_and_models(evaluator_and_data):
@@ -283,18 +336,18 @@ def test_evaluator_rejects_bad_images_and_models(evaluator_and_data):
         evaluator.score(np.where(fresh > 0.99, np.nan, fresh), "nan")
     with pytest.raises(ValueError, match="images: expected at least"):
         evaluator.score(fresh[:5], "too few")
-    with pytest.raises(ValueError, match="train_labels"):
-        Evaluator(model).fit(train, labels[:10], heldout)
-    with pytest.raises(ValueError, match="heldout_images"):
-        Evaluator(model).fit(train, labels, heldout[:, :20])
+    with pytest.raises(ValueError, match="reference_labels"):
+        Evaluator(model).fit(heldout, labels[:10], train)
+    with pytest.raises(ValueError, match="training_images"):
+        Evaluator(model).fit(heldout, labels[:200], train[:, :20])
     inputs = keras.Input((28, 28, 1))
     no_features = keras.Model(inputs, keras.layers.Dense(10)(keras.layers.Flatten()(inputs)))
     with pytest.raises(ValueError, match="model: .*'features'"):
-        Evaluator(no_features).fit(train, labels, heldout)
+        Evaluator(no_features).fit(heldout, labels[:200], train)
     h = keras.layers.Dense(16, name="features")(keras.layers.Flatten()(inputs))
     logits = keras.Model(inputs, keras.layers.Dense(10)(h))  # no softmax
     with pytest.raises(ValueError, match="model: expected softmax"):
-        Evaluator(logits).fit(train, labels, heldout)
+        Evaluator(logits).fit(heldout, labels[:200], train)
 
 
 def test_an_evaluator_is_built_unfitted_and_says_to_call_fit(evaluator_and_data):
@@ -304,12 +357,13 @@ def test_an_evaluator_is_built_unfitted_and_says_to_call_fit(evaluator_and_data)
     unfitted = Evaluator(model, k=3, random_state=2)
     assert unfitted.get_params() == {**Evaluator(model).get_params(), "k": 3, "random_state": 2}
     assert not [name for name in vars(unfitted) if name.endswith("_")]
-    for use in (lambda e: e.score(fresh, "x"), lambda e: e.floor(20), lambda e: e.features(fresh),
+    for use in (lambda e: e.score(fresh, "x"), lambda e: e.features(fresh),
                 lambda e: e.accuracy(fresh, labels[:200]), lambda e: e.per_image(fresh)):
         with pytest.raises(NotFittedError, match=r"Evaluator is not fitted yet: call fit\("
-                                                 r"train_images, train_labels, heldout_images\)"):
+                                                 r"reference_images, reference_labels, "
+                                                 r"training_images\)"):
             use(unfitted)
-    assert unfitted.fit(train, labels, heldout) is unfitted
+    assert unfitted.fit(heldout, labels[:200], train) is unfitted
     assert unfitted.features(fresh[:3])[1].shape == (3, 10)
 
 
@@ -319,24 +373,28 @@ def test_an_evaluator_is_built_unfitted_and_says_to_call_fit(evaluator_and_data)
     (dict(prdc_reference=5), "prdc_reference: expected an integer >= 6, got 5"),
     (dict(kid_subset_size=1), "kid_subset_size: expected an integer >= 2"),
     (dict(batch_size=0.5), "batch_size: expected an integer >= 1"),
+    (dict(bootstrap=5), "bootstrap: expected an integer >= 10, got 5"),
+    (dict(copy_cells=True), "copy_cells: expected an integer >= 1, got True"),
 ])
 def test_fit_checks_the_settings_and_a_failed_fit_leaves_nothing_fitted(evaluator_and_data,
                                                                        settings, message):
     _, model, train, labels, heldout, _ = evaluator_and_data
     evaluator = Evaluator(model, **settings)  # stored as given: checked by fit
     with pytest.raises(ValueError, match=message):
-        evaluator.fit(train, labels, heldout)
+        evaluator.fit(heldout, labels[:200], train)
     assert not [name for name in vars(evaluator) if name.endswith("_")]
 
 
 def test_evaluator_reference_is_cached_and_reloads_bit_for_bit(evaluator_and_data, private_cache):
     evaluator, model, train, labels, heldout, fresh = evaluator_and_data
-    made = Evaluator(model, kid_subsets=5).fit(train, labels, heldout)
+    fit = lambda **settings: Evaluator(model, kid_subsets=5, copy_cells=3,  # noqa: E731
+                                       **settings).fit(heldout, labels[:200], train)
+    made = fit()
     (entry,) = private_cache.glob("evaluator-*")
-    loaded = Evaluator(model, kid_subsets=5).fit(train, labels, heldout)
-    direct = Evaluator(model, kid_subsets=5, cache=False).fit(train, labels, heldout)
-    for name in ("train_features_", "mu_", "cov_", "prdc_features_", "prdc_radii_",
-                 "heldout_distances_"):
+    loaded = fit()
+    direct = fit(cache=False)
+    for name in ("reference_features_", "mu_", "cov_", "prdc_features_", "prdc_radii_",
+                 "cell_centres_", "reference_distances_", "reference_cells_"):
         np.testing.assert_array_equal(getattr(loaded, name), getattr(made, name), err_msg=name)
         np.testing.assert_array_equal(getattr(direct, name), getattr(made, name), err_msg=name)
     pd.testing.assert_frame_equal(loaded.score(fresh, "x"), direct.score(fresh, "x"))
@@ -351,12 +409,12 @@ def test_evaluator_reference_is_cached_and_reloads_bit_for_bit(evaluator_and_dat
     assert set(timings) == {"features", "fid", "kid", "prdc", "class_balance", "copying"}
     assert len(list(private_cache.glob("score-*"))) == 2 and not list(private_cache.glob("*.bad"))
     # Other reference images or another subsample size make another entry.
-    Evaluator(model, kid_subsets=5).fit(train[:250], labels[:250], heldout)
-    Evaluator(model, kid_subsets=5, copy_sample=50).fit(train, labels, heldout)
+    Evaluator(model, kid_subsets=5, copy_cells=3).fit(heldout, labels[:200], train[:250])
+    fit(bootstrap=50)
     assert len(list(private_cache.glob("evaluator-*"))) == 3
     (entry / "meta.json").write_text("{ truncated")
     with pytest.warns(UserWarning, match="is unreadable.*computed again"):
-        again = Evaluator(model, kid_subsets=5).fit(train, labels, heldout)
+        again = fit()
     np.testing.assert_array_equal(again.prdc_radii_, made.prdc_radii_)
 
 
@@ -367,6 +425,6 @@ def test_evaluator_scores_with_an_unusable_cache(evaluator_and_data, tmp_path, m
     monkeypatch.setenv("GENLAB_CACHE", str(a_file))
     with pytest.warns(UserWarning, match="cannot write into the cache folder .*GENLAB_CACHE at a "
                                          "writable folder"):
-        unkept = Evaluator(model, kid_subsets=5).fit(train, labels, heldout)
+        unkept = Evaluator(model, kid_subsets=5, copy_cells=3).fit(heldout, labels[:200], train)
     pd.testing.assert_frame_equal(unkept.score(fresh, "x"), evaluator.score(fresh, "x"))
     assert a_file.read_text() == ""

@@ -33,7 +33,7 @@ def runs(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("GENLAB_CACHE", str(root / "cache"))
         patch.setenv("GENLAB_DATA", str(root / "mnist"))
-        mnist = data.load_dataset("mnist", validation_size=50)
+        mnist = results["mnist data"] = data.load_dataset("mnist", validation_size=50)
         results["mnist"] = pipeline.run(
             mnist, autoencoders=TINY_MNIST, **RUN,
             samplers={"fully connected": {"uniform box": samplers.UniformBox(),
@@ -51,21 +51,34 @@ def test_mnist_run_scores_every_batch_at_n(runs):
     r = runs["mnist"]
     assert r.dataset == "mnist" and r.n == 20 and r.models == ["fully connected", "variational"]
     assert list(r.scores.index) == [
-        "real test images", "fully connected: reconstructions", "variational: reconstructions",
-        "fully connected: uniform box", "fully connected: Gaussian", "variational: prior"]
+        "real validation images", "fully connected: reconstructions",
+        "variational: reconstructions", "fully connected: uniform box",
+        "fully connected: Gaussian", "variational: prior"]
     assert (r.scores["n"] == 20).all() and r.scores["fid"].ge(0).all()
-    assert r.fid_over_floor()["real test images"] == 1.0
+    assert r.fid_over_floor()["real validation images"] == 1.0
     assert r.sampled("fully connected") == ["uniform box", "Gaussian"]
     assert r.sampled("variational") == ["prior"]
     assert 0 <= r.classifier_accuracy <= 1
-    assert r.reconstruction["test MSE"].between(0, 1).all()
+    assert r.reconstruction["validation MSE"].between(0, 1).all()
     assert r.reconstruction["classifier accuracy"].between(0, 1).all()
+
+
+def test_the_floor_and_the_reconstructions_see_the_same_held_out_images(runs):
+    r, mnist = runs["mnist"], runs["mnist data"]
+    # The floor is the first n validation images, which no model trained on, and the
+    # reconstruction rows rebuild exactly those: the two compare like with like.
+    np.testing.assert_array_equal(r.images["real validation images"], mnist.x_val[:5])
+    model = r.reconstruction_rows()["fully connected"]
+    assert model.shape == mnist.x_val[:5].shape
+    error = float(((model - mnist.x_val[:5]) ** 2).mean())
+    other = float(((model - mnist.x_test[:5]) ** 2).mean())
+    assert error < other  # they rebuild the validation images, not test images
 
 
 def test_images_for_figures_are_the_first_of_each_batch(runs):
     r = runs["mnist"]
     rows = r.reconstruction_rows()
-    assert list(rows) == ["test images", "fully connected", "variational"]
+    assert list(rows) == ["validation images", "fully connected", "variational"]
     assert all(images.shape == (5, 28, 28, 1) for images in rows.values())
     assert list(r.sample_rows()) == ["fully connected: uniform box", "fully connected: Gaussian",
                                      "variational: prior"]
@@ -114,16 +127,16 @@ def test_default_sampler_plan_keeps_the_models_run():
 def test_summary_and_side_by_side(runs):
     mnist, cifar = runs["mnist"], runs["cifar10"]
     summary = mnist.summary()
-    accuracy = summary["evaluation classifier", "accuracy on the n test images"]
+    accuracy = summary["evaluation classifier", "accuracy on the test images"]
     assert accuracy == mnist.classifier_accuracy
     assert summary["fully connected", "uniform box: FID ÷ floor"] == pytest.approx(
         mnist.scores.loc["fully connected: uniform box", "fid"]
-        / mnist.scores.loc["real test images", "fid"])
+        / mnist.scores.loc["real validation images", "fid"])
     table = pipeline.side_by_side([mnist, cifar])
     assert list(table.columns) == ["mnist", "cifar10", "cifar10 ÷ mnist"]
     # Only what both runs measured: the models differ, the dataset-level rows remain.
-    assert list(table.index) == [("evaluation classifier", "accuracy on the n test images"),
-                                 ("real test images", "FID (the floor)")]
+    assert list(table.index) == [("evaluation classifier", "accuracy on the test images"),
+                                 ("real validation images", "FID (the floor)")]
     np.testing.assert_allclose(table["cifar10 ÷ mnist"], table["cifar10"] / table["mnist"])
     with pytest.raises(ValueError, match="results: expected a list of two or more Results"):
         pipeline.side_by_side(mnist)
@@ -135,8 +148,8 @@ def test_summary_and_side_by_side(runs):
 
 def test_bad_arguments_are_named(data_dir):
     tiny = data.load_dataset("mnist", validation_size=50)
-    with pytest.raises(ValueError, match="n: expected at most 100 .*test images"):
-        pipeline.run(tiny, n=101)
+    with pytest.raises(ValueError, match="n: expected at most 50 .*validation images"):
+        pipeline.run(tiny, n=51)
     with pytest.raises(ValueError, match="n: expected an int >= 10, got 5"):
         pipeline.run(tiny, n=5)
     with pytest.raises(ValueError, match="examples: expected at most n=20"):

@@ -160,3 +160,26 @@ def test_walk_animation_rejects_walks_of_different_lengths():
         plots.walk_animation({})
     with pytest.raises(ValueError, match=r"levels: expected an int in \[2, 256\]"):
         plots.walk_animation({"a": a}, levels=1)
+
+
+def test_scoreboard_draws_intervals_and_greys_out_copiers():
+    import pandas as pd
+
+    table = pd.DataFrame({"fid": [1.0, 10.0, 0.5], "fid_low": [0.8, 9.0, 0.4],
+                          "fid_high": [1.5, 12.0, 0.6], "recall": [0.9, 0.5, 0.95],
+                          "copying": [False, False, True]}, index=["real", "sampler", "copier"])
+    fid_ax, recall_ax = plots.scoreboard(table, ["fid", "recall"])
+    assert [bar.get_width() for bar in fid_ax.patches] == [1.0, 10.0, 0.5]
+    assert fid_ax.get_title() == "fid (lower is better)" and fid_ax.get_xscale() == "log"
+    # The FID panel has the 95 % intervals as error bars; recall has no interval columns.
+    from matplotlib.container import BarContainer, ErrorbarContainer
+
+    (bars,) = [c for c in fid_ax.containers if isinstance(c, BarContainer)]
+    (error,) = [c for c in fid_ax.containers if isinstance(c, ErrorbarContainer)]
+    segments = error.lines[2][0].get_segments()
+    np.testing.assert_allclose([s[:, 0] for s in segments], [[0.8, 1.5], [9.0, 12.0], [0.4, 0.6]])
+    assert not [c for c in recall_ax.containers if isinstance(c, ErrorbarContainer)]
+    grey = matplotlib.colors.to_rgba((0.7, 0.7, 0.7))
+    assert [bar.get_facecolor() == grey for bar in fid_ax.patches] == [False, False, True]
+    with pytest.raises(ValueError, match=r"columns: \['kid'\] are not in the table"):
+        plots.scoreboard(table, ["kid"])

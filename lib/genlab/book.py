@@ -89,7 +89,8 @@ def code_size_sweep(dataset: str | Dataset = "mnist") -> dict[int, training.Trai
 def evaluator(dataset: str | Dataset = "mnist", *, epochs: int | None = None,
               verbose: bool = False, cache: bool = True) -> metrics.Evaluator:
     """The book's evaluator for a dataset: its classifier (trained once, cached), fitted with the
-    training images as the reference and the test images as the held-out floor.
+    test images as the reference, which no model or sampler saw, and the training images as those
+    a copier would copy. Score real validation images of a batch's size as its floor.
 
     ``epochs``: None for ``CLASSIFIER_EPOCHS``; ``cache`` as in `metrics.Evaluator`. Quiet by
     default: one line, the same whether the classifier was trained or loaded.
@@ -98,8 +99,8 @@ def evaluator(dataset: str | Dataset = "mnist", *, epochs: int | None = None,
     # Only None means the default: train refuses epochs=0 instead of it meaning 4 epochs.
     classifier = training.train("classifier", data, verbose=verbose,
                                 epochs=CLASSIFIER_EPOCHS[data.name] if epochs is None else epochs)
-    fitted = metrics.Evaluator(classifier.model, cache=cache).fit(data.x_train, data.y_train,
-                                                                  data.x_test)
+    fitted = metrics.Evaluator(classifier.model, cache=cache).fit(data.x_test, data.y_test,
+                                                                  data.x_train)
     if not verbose:
         print(f"evaluation classifier on {data.name}: {len(classifier.history['loss'])} epochs, "
               f"test accuracy {fitted.accuracy(data.x_test, data.y_test):.4f}")

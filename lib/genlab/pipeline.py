@@ -22,7 +22,7 @@ from genlab.samplers import fit_each
 
 __all__ = ["Results", "run", "side_by_side"]
 
-FLOOR = "real test images"
+FLOOR = "real validation images"
 
 
 @dataclass(frozen=True, eq=False)
@@ -34,15 +34,16 @@ class Results:
     n: int
     """How many images every scored batch holds (the floor too)."""
     classifier_accuracy: float
-    """Accuracy of the evaluation classifier on the first n test images."""
+    """Accuracy of the evaluation classifier on the test images."""
     reconstruction: pd.DataFrame
-    """Per autoencoder, on the first n test images: mean MSE per pixel of their reconstructions,
-    and the classifier's accuracy on those."""
+    """Per autoencoder, on the first n validation images (the floor's): mean MSE per pixel of
+    their reconstructions, and the classifier's accuracy on those."""
     scores: pd.DataFrame
-    """`Evaluator.score` rows: the floor, each model's reconstructions, each "model: sampler"."""
+    """`Evaluator.score` rows against the test images: the floor (n real validation images), each
+    model's reconstructions of those same images, each "model: sampler"."""
     images: dict[str, np.ndarray]
-    """The first images of each scored batch, by its row name (the floor: the first test images,
-    the ones reconstructed)."""
+    """The first images of each scored batch, by its row name (the floor: the first validation
+    images, the ones reconstructed)."""
     walks: dict[str, interpolation.PathScores]
     """Per autoencoder: straight-line walks in code space between pairs of test images."""
     walk_pairs: np.ndarray
@@ -65,8 +66,9 @@ class Results:
                 if name.startswith(prefix) and name != f"{model}: reconstructions"]
 
     def reconstruction_rows(self) -> dict[str, np.ndarray]:
-        """{"test images": originals, model: their reconstructions, ...}, for plots.compare_rows."""
-        return {"test images": self.images[FLOOR],
+        """{"validation images": originals, model: their reconstructions, ...}, for
+        plots.compare_rows."""
+        return {"validation images": self.images[FLOOR],
                 **{model: self.images[f"{model}: reconstructions"] for model in self.models}}
 
     def sample_rows(self) -> dict[str, np.ndarray]:
@@ -98,12 +100,13 @@ class Results:
         """The key numbers, step by step, indexed by (model, measure); full precision."""
         ratio = self.fid_over_floor()
         rows: dict[tuple[str, str], float] = {
-            ("evaluation classifier", "accuracy on the n test images"): self.classifier_accuracy,
+            ("evaluation classifier", "accuracy on the test images"): self.classifier_accuracy,
             (FLOOR, "FID (the floor)"): float(self.scores.loc[FLOOR, "fid"]),
         }
         walks = self.walk_table()
         for model in self.models:
-            rows[model, "reconstruction MSE"] = float(self.reconstruction.loc[model, "test MSE"])
+            rows[model, "reconstruction MSE"] = float(
+                self.reconstruction.loc[model, "validation MSE"])
             rows[model, "reconstruction accuracy"] = float(
                 self.reconstruction.loc[model, "classifier accuracy"])
             rows[model, "reconstructions: FID ÷ floor"] = float(ratio[f"{model}: reconstructions"])
@@ -129,8 +132,9 @@ def run(
     seed: int = 0,
 ) -> Results:
     """Train or load the autoencoders and the evaluation classifier of ``dataset``, then score
-    reconstructions and the samplers' decoded codes at ``n`` images each, and walk between
-    ``pairs`` pairs of test images.
+    n real validation images (the floor), their reconstructions and the samplers' decoded codes
+    at ``n`` images each against the test images, and walk between ``pairs`` pairs of test
+    images.
 
     ``autoencoders``: {name: ``training.train`` arguments}; None for the book's (see
     ``book.autoencoders``) and its variational autoencoder. ``samplers``: {model name:
@@ -141,10 +145,10 @@ def run(
                              ("steps", steps, 2), ("examples", examples, 1)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
             raise ValueError(f"{name}: expected an int >= {low}, got {value!r}")
-    if n > len(data.x_test):
-        raise ValueError(f"n: expected at most {len(data.x_test)} (the {data.name} test images "
-                         f"the floor and the reconstructions are scored on), got {n}; pass a "
-                         "smaller n")
+    if n > len(data.x_val):
+        raise ValueError(f"n: expected at most {len(data.x_val)} (the {data.name} validation "
+                         f"images the floor and the reconstructions are scored on), got {n}; "
+                         "pass a smaller n")
     if examples > n:
         raise ValueError(f"examples: expected at most n={n} images to keep per batch, got "
                          f"{examples}; pass a smaller examples")
@@ -159,15 +163,17 @@ def run(
     plan = _sampler_plan(samplers, models)
     evaluator = book.evaluator(data, epochs=classifier_epochs)
 
-    scores = [evaluator.floor(n, seed=seed, name=FLOOR)]
-    images = {FLOOR: data.x_test[:examples]}
+    # The floor and the reconstructions see the same n real images, which no model saw; every
+    # batch holds n images, and all are compared with the test images.
+    originals, labels = data.x_val[:n], data.y_val[:n]
+    scores = [evaluator.score(originals, FLOOR)]
+    images = {FLOOR: originals[:examples]}
     reconstruction = {}
     for model_name, model in models.items():
-        # The first n test images only, like every batch: a run's numbers share one n.
-        rebuilt = model.reconstruct(data.x_test[:n])
+        rebuilt = model.reconstruct(originals)
         reconstruction[model_name] = {
-            "test MSE": float(((rebuilt - data.x_test[:n]) ** 2).mean()),
-            "classifier accuracy": evaluator.accuracy(rebuilt, data.y_test[:n]),
+            "validation MSE": float(((rebuilt - originals) ** 2).mean()),
+            "classifier accuracy": evaluator.accuracy(rebuilt, labels),
         }
         row = f"{model_name}: reconstructions"
         scores.append(evaluator.score(rebuilt, row))
@@ -195,7 +201,7 @@ def run(
     table.index.name = "model"
     return Results(
         dataset=data.name, class_names=data.class_names, n=n,
-        classifier_accuracy=evaluator.accuracy(data.x_test[:n], data.y_test[:n]),
+        classifier_accuracy=evaluator.accuracy(data.x_test, data.y_test),
         reconstruction=table, scores=pd.concat(scores), images=images, walks=walks,
         walk_pairs=np.stack([first, second], axis=1),
         walk_labels=np.stack([data.y_test[first], data.y_test[second]], axis=1),

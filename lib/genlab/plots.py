@@ -141,7 +141,7 @@ def distributions(
 
 
 # Lower is better for these; every other score column is higher-is-better or a share.
-_LOWER_IS_BETTER = {"fid", "kid", "class_tv", "copy_share", "copy_share_p5"}
+_LOWER_IS_BETTER = {"fid", "kid", "class_tv"}
 
 
 def scoreboard(
@@ -150,7 +150,9 @@ def scoreboard(
     *,
     axes: Sequence[plt.Axes] | None = None,
 ) -> np.ndarray:
-    """One horizontal bar panel per score column, rows in the table's order (see metrics.score)."""
+    """One horizontal bar panel per score column, rows in the table's order (see
+    metrics.Evaluator.score), with the 95 % interval where the table has one; rows flagged as
+    copying are grey."""
     missing = [c for c in columns if c not in table.columns]
     if missing:
         raise ValueError(
@@ -162,9 +164,16 @@ def scoreboard(
                                sharey=True)
     axes = np.atleast_1d(axes)
     names = [str(n) for n in table.index]
+    copying = (table["copying"].astype(bool).to_numpy() if "copying" in table.columns
+               else np.zeros(len(table), dtype=bool))
+    colours = [(0.7, 0.7, 0.7) if flagged else sns.color_palette()[0] for flagged in copying]
     for ax, column in zip(axes, columns):
         values = table[column].astype(float).to_numpy()
-        ax.barh(names, values, color=sns.color_palette()[0])
+        error = None
+        if {f"{column}_low", f"{column}_high"} <= set(table.columns):
+            error = np.clip([values - table[f"{column}_low"].astype(float).to_numpy(),
+                             table[f"{column}_high"].astype(float).to_numpy() - values], 0, None)
+        ax.barh(names, values, xerr=error, color=colours, error_kw={"lw": 1, "capsize": 2})
         better = "lower" if column in _LOWER_IS_BETTER else "higher"
         ax.set_title(f"{column} ({better} is better)")
         if column in ("fid", "kid") and (values > 0).all():
