@@ -105,3 +105,32 @@ def test_html_build_has_every_chapter_with_a_colab_button(book_html):
     # index.html only redirects to the landing page.
     assert f"url={TOC['root']}.html" in (html / "index.html").read_text()
     assert CONFIG["title"] in (html / f"{TOC['root']}.html").read_text()
+
+
+# "Kingma and Welling 2014", "Heusel et al. 2017", "Meehan et al. (2020)": a citation in prose.
+CITATION = re.compile(r"\b([A-Z][\w'’-]+)(?: et al\.| and [A-Z][\w'’-]+),? \(?((?:19|20)\d\d)\)?")
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_every_citation_is_listed_in_the_references(chapter):
+    references = (ROOT / "book" / "references.md").read_text()
+    entries = [line for line in references.splitlines() if line.startswith("- ")]
+    prose = "\n".join(source(c) for c in cells(chapter) if c["cell_type"] == "markdown")
+    for author, year in CITATION.findall(prose):
+        assert any(line.startswith(f"- {author},") and f"({year})" in line for line in entries), (
+            f"{chapter} cites {author} {year}: add it to book/references.md")
+
+
+# One class session: at most about 2 000 words of prose a student reads in order; folded sections
+# (dropdowns: solutions, secondary tables) are read on demand and do not count.
+CLASS_SESSION_WORDS = 2000
+WORD = re.compile(r"\b\w[\w'’-]*\b")
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_chapter_can_be_taught_in_one_class_session(chapter):
+    prose = [source(c) for c in cells(chapter) if c["cell_type"] == "markdown"]
+    words = sum(len(WORD.findall(text)) for text in prose if "{dropdown}" not in text)
+    assert words <= CLASS_SESSION_WORDS, (
+        f"{chapter}: {words} words of prose outside folded sections, more than one class session "
+        f"({CLASS_SESSION_WORDS}); trim it, or fold secondary material into dropdowns")

@@ -1,5 +1,6 @@
 """genlab.book: the book's presets, and its loaders' one line each, on tiny data."""
 
+import numpy as np
 import pytest
 
 from genlab import book, data, metrics, samplers, training
@@ -60,7 +61,13 @@ def test_evaluator_prints_one_line_and_returns_it_fitted(tiny, capsys):
     assert capsys.readouterr().out == (f"evaluation classifier on mnist: 1 epochs, test accuracy "
                                        f"{accuracy:.4f}\n")
     assert isinstance(evaluator, metrics.Evaluator) and evaluator.cache_key_ is not None
-    assert evaluator.heldout_images_.shape == tiny.x_test.shape
+    # The reference is the test set, which nothing was fitted on; the training images are what
+    # a copier copies: their in-cell distances are the copying test's yardstick.
+    test_features, _ = evaluator.features(tiny.x_test)
+    np.testing.assert_allclose(evaluator.mu_, test_features.mean(axis=0), rtol=1e-5, atol=1e-6)
+    assert evaluator.reference_distances_.shape == (len(tiny.x_test),)
+    assert sum(len(index._fit_X) for index in evaluator.cell_indexes_.values()) == len(
+        tiny.x_train)
     assert book.evaluator(tiny, epochs=1, cache=False).cache_key_ is None
 
 
@@ -85,3 +92,16 @@ def test_shipped_models_are_the_presets():
         "fashion_mnist", dict(kind="classifier", epochs=book.CLASSIFIER_EPOCHS["fashion_mnist"]))
     assert [shipped[f"mnist-code-size-{size}"][1]["code_size"] for size in book.CODE_SIZES] == \
         list(book.CODE_SIZES)
+
+
+def test_ladder_is_the_better_codes_line_up_and_its_flow_is_shipped():
+    full, without = book.ladder(0.19, random_state=2), book.ladder()
+    assert list(full)[0] == "uniform box" and len(full) == 10
+    assert list(without) == [name for name in full if name != "kernel density (1 % rule)"]
+    assert full["kernel density (1 % rule)"].bandwidth == 0.19
+    assert full["kernel density (bandwidth 0.05)"].bandwidth == 0.05
+    assert {s.random_state for s in full.values()} == {2}
+    assert all(not [k for k in vars(s) if k.endswith("_")] for s in full.values())  # unfitted
+    model, flow = book.shipped_samplers()["mnist-fully-connected-flow"]
+    assert model == "mnist-fully-connected" and samplers.describe(flow) == samplers.describe(
+        without["flow"])

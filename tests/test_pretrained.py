@@ -109,6 +109,26 @@ def test_ship_fits_the_flow_on_the_shipped_models_codes_and_keeps_it_float64(shi
     assert loaded.loss_history_ == fitted.loss_history_
 
 
+def test_fit_samplers_loads_shipped_fits_and_fits_the_rest_on_the_training_codes(shipped, tiny):
+    from genlab.samplers import ClassConditional, Gaussian
+
+    model = train(tiny)
+    lineup = {"flow": Flow(**TINY_FLOW), "other flow": Flow(**TINY_FLOW, l2=1e-3),
+              "per class": ClassConditional(Gaussian("diag"))}
+    seconds = pretrained.fit_samplers(model, lineup, tiny)
+    assert list(seconds) == list(lineup) and all(v >= 0 for v in seconds.values())
+    [entry] = json.loads((shipped / "manifest.json").read_text())["samplers"]
+    assert seconds["flow"] == entry["seconds"]  # loaded: the seconds of the fit that made it
+    shipped_fit = Flow(**TINY_FLOW)
+    assert pretrained.load_sampler(model, shipped_fit)
+    np.testing.assert_array_equal(lineup["flow"].sample(20, seed=1), shipped_fit.sample(20, seed=1))
+    # The others are fitted on the model's codes of the training images, with their labels.
+    codes = model.encode(tiny.x_train)
+    np.testing.assert_allclose(lineup["other flow"].mean_, Flow(**TINY_FLOW, l2=1e-3).fit(
+        codes).mean_)
+    assert sorted(lineup["per class"].classes_) == sorted(set(tiny.y_train))
+
+
 def test_a_shipped_fit_loads_only_for_its_parameters_on_its_shipped_model(shipped, tiny):
     cached = train(tiny, pretrained=False)  # the same settings, but not the shipped weights
     for model, sampler in [(cached, Flow(**TINY_FLOW)), (train(tiny), Flow(**TINY_FLOW, l2=1e-3)),

@@ -13,11 +13,20 @@ from sklearn.base import clone
 
 from genlab import metrics, training
 from genlab.data import Dataset, as_dataset
-from genlab.samplers import Flow, GaussianMixture, StandardNormal, UniformBox
+from genlab.samplers import (
+    ClassConditional,
+    Flow,
+    Gaussian,
+    GaussianMixture,
+    IndependentMarginals,
+    KernelDensity,
+    StandardNormal,
+    UniformBox,
+)
 
 __all__ = ["AUTOENCODERS", "VARIATIONAL", "CODE_SIZES", "CODE_SIZE_SWEEP", "CIFAR10_AUTOENCODERS",
-           "CLASSIFIER_EPOCHS", "LINEUP", "autoencoders", "vae", "code_size_sweep", "evaluator",
-           "shipped_models", "shipped_samplers"]
+           "CLASSIFIER_EPOCHS", "LINEUP", "ladder", "autoencoders", "vae", "code_size_sweep",
+           "evaluator", "shipped_models", "shipped_samplers"]
 
 # The book's two autoencoders as the training chapter trains them; later chapters load these.
 AUTOENCODERS = {
@@ -48,6 +57,32 @@ LINEUP: dict[str, dict[str, Any]] = {
                       "flow": Flow()},
     "variational": {"prior": StandardNormal()},
 }
+
+
+def ladder(copy_safe_bandwidth: float | None = None, random_state: int = 0) -> dict[str, Any]:
+    """The better-codes chapter's samplers, unfitted, from the simplest to the most flexible: the
+    kernel density three times (cross-validated, `copy_safe_bandwidth` unless None, and a
+    copier's 0.05)."""
+    samplers = {
+        "uniform box": UniformBox(random_state=random_state),
+        "independent marginals": IndependentMarginals(random_state=random_state),
+        "Gaussian (diagonal)": Gaussian("diag", random_state=random_state),
+        "Gaussian (full)": Gaussian("full", random_state=random_state),
+        "Gaussian mixture (BIC)": GaussianMixture(max_components=20, bic_sample_size=5000,
+                                                  random_state=random_state),
+        "class-conditional Gaussian": ClassConditional(Gaussian("full"),
+                                                       random_state=random_state),
+        "flow": Flow(random_state=random_state),
+        "kernel density (CV bandwidth)": KernelDensity(cv_sample_size=2000,
+                                                       random_state=random_state),
+        "kernel density (1 % rule)": KernelDensity(bandwidth=copy_safe_bandwidth or 1.0,
+                                                   random_state=random_state),
+        "kernel density (bandwidth 0.05)": KernelDensity(bandwidth=0.05,
+                                                         random_state=random_state),
+    }
+    if copy_safe_bandwidth is None:
+        del samplers["kernel density (1 % rule)"]
+    return samplers
 
 
 def autoencoders(dataset: str | Dataset = "mnist", *, settings: dict[str, dict] | None = None,
@@ -125,17 +160,23 @@ def shipped_models() -> dict[str, tuple[str, dict]]:
 
 
 def shipped_samplers() -> dict[str, tuple[str, Any]]:
-    """The samplers of ``LINEUP`` that genlab ships fitted (see `genlab.pretrained`), by file stem:
-    (the shipped model, by stem, on whose training codes it is fitted; the unfitted sampler).
+    """The samplers that genlab ships fitted (see `genlab.pretrained`), by file stem: (the shipped
+    model, by stem, on whose training codes it is fitted; the unfitted sampler): the flows of
+    ``LINEUP`` and of ``ladder``.
 
     The flows only: the slowest fits (most of a chapter's minute), and the ones whose training
     another machine would move.
     """
     models = shipped_models()
-    return {_stem(stem, name): (stem, clone(sampler))
-            for dataset in ("mnist", "fashion_mnist")
-            for model, lineup in LINEUP.items() if (stem := _stem(dataset, model)) in models
-            for name, sampler in lineup.items() if isinstance(sampler, Flow)}
+    shipped = {_stem(stem, name): (stem, clone(sampler))
+               for dataset in ("mnist", "fashion_mnist")
+               for model, lineup in LINEUP.items() if (stem := _stem(dataset, model)) in models
+               for name, sampler in lineup.items() if isinstance(sampler, Flow)}
+    # The better-codes chapter's flow, on the fully connected autoencoder's codes: the one fit of
+    # its ladder that another machine would move (its bandwidth does not change the flow).
+    shipped[_stem("mnist", "fully connected", "flow")] = (
+        _stem("mnist", "fully connected"), clone(ladder()["flow"]))
+    return shipped
 
 
 def _stem(*parts: str) -> str:

@@ -18,7 +18,6 @@ from sklearn.base import clone
 import genlab
 from genlab import book, interpolation, metrics, pretrained
 from genlab.data import Dataset, as_dataset
-from genlab.samplers import fit_each
 
 __all__ = ["Results", "run", "side_by_side"]
 
@@ -181,10 +180,7 @@ def run(
     for model_name, chosen in plan.items():
         fitted = {name: clone(sampler) for name, sampler in chosen.items()}
         # genlab ships the book's flows fitted on its shipped models' codes: loaded, not refitted.
-        unshipped = {name: sampler for name, sampler in fitted.items()
-                     if not pretrained.load_sampler(models[model_name], sampler)}
-        if unshipped:
-            fit_each(unshipped, models[model_name].encode(data.x_train))
+        pretrained.fit_samplers(models[model_name], fitted, data)
         for sampler_name, sampler in fitted.items():
             decoded = models[model_name].decode(sampler.sample(n, seed=seed))
             row = f"{model_name}: {sampler_name}"

@@ -35,7 +35,8 @@ if TYPE_CHECKING:
 
     from genlab.training import TrainedModel
 
-__all__ = ["FOLDER", "entries", "sampler_entries", "load", "load_sampler", "ship"]
+__all__ = ["FOLDER", "entries", "sampler_entries", "load", "load_sampler", "fit_samplers",
+           "ship"]
 
 FOLDER = Path(__file__).resolve().parent / "weights"
 MANIFEST = "manifest.json"
@@ -97,10 +98,35 @@ def load(settings: dict, model: keras.Model) -> tuple[Path, str, dict] | None:
 def load_sampler(model: TrainedModel, sampler: Any) -> bool:
     """Give the unfitted ``sampler`` the fit genlab ships for exactly its parameters on ``model``'s
     training codes; return whether it did (never for a model not loaded from shipped weights)."""
+    return _load_sampler(model, sampler) is not None
+
+
+def fit_samplers(model: TrainedModel, samplers: dict[str, Any], dataset: Any
+                 ) -> dict[str, float]:
+    """Fit each sampler on ``model``'s codes of the dataset's training images (and their labels),
+    giving those genlab ships fitted their shipped fit instead; return each fit's seconds (a
+    shipped fit's are those of the fit that made it). See `genlab.samplers.fit_each`."""
+    from genlab.data import as_dataset
+    from genlab.samplers import fit_each
+
+    data = as_dataset(dataset)
+    seconds = {}
+    for name, sampler in samplers.items():
+        entry = _load_sampler(model, sampler)
+        if entry is not None:
+            seconds[name] = float(entry["seconds"])
+    rest = {name: sampler for name, sampler in samplers.items() if name not in seconds}
+    if rest:
+        seconds.update(fit_each(rest, model.encode(data.x_train), data.y_train))
+    return {name: seconds[name] for name in samplers}
+
+
+def _load_sampler(model: TrainedModel, sampler: Any) -> dict | None:
+    """`load_sampler`, returning the shipped fit's manifest entry, or None."""
     from genlab.samplers import describe  # here: genlab.samplers is not needed to train
 
     if model.source != "shipped":
-        return False
+        return None
     manifest = _manifest()
     weights = next((e for e in manifest["models"] if FOLDER / e["file"] == model.path), None)
     entry = weights and next((e for e in manifest.get("samplers", [])
@@ -109,14 +135,14 @@ def load_sampler(model: TrainedModel, sampler: Any) -> bool:
                               and e["sampler"] == describe(sampler)), None)
     path = entry and _verified(entry, "sampler is fitted")
     if not path:
-        return False
+        return None
     with np.load(path) as stored:
         arrays = {key: stored[key] for key in stored.files}
     state = {**entry["state"], **{k: v for k, v in arrays.items() if "/" not in k}}
     state.update({name: [arrays[f"{name}/{i}"] for i in range(count)]
                   for name, count in entry["lists"].items()})
     sampler.__setstate__({**vars(sampler), **state})
-    return True
+    return entry
 
 
 def ship(names: list[str] | None = None) -> list[Path]:
