@@ -183,3 +183,9 @@ def test_scoreboard_draws_intervals_and_greys_out_copiers():
     assert [bar.get_facecolor() == grey for bar in fid_ax.patches] == [False, False, True]
     with pytest.raises(ValueError, match=r"columns: \['kid'\] are not in the table"):
         plots.scoreboard(table, ["kid"])
+    # copy_z is two-sided (copies far below 0, images far from the data far above): no "better"
+    # side, and the flagging threshold drawn in.
+    table["copy_z"] = [-0.5, 18.0, -20.0]
+    (ax,) = plots.scoreboard(table, ["copy_z"])
+    assert ax.get_title() == "copy_z (about 0 for new images)"
+    assert [line.get_xdata()[0] for line in ax.get_lines()] == [-3.0]

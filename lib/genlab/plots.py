@@ -174,8 +174,14 @@ def scoreboard(
             error = np.clip([values - table[f"{column}_low"].astype(float).to_numpy(),
                              table[f"{column}_high"].astype(float).to_numpy() - values], 0, None)
         ax.barh(names, values, xerr=error, color=colours, error_kw={"lw": 1, "capsize": 2})
-        better = "lower" if column in _LOWER_IS_BETTER else "higher"
-        ax.set_title(f"{column} ({better} is better)")
+        if column == "copy_z":  # two-sided: far below 0 copies, far above misses the data
+            from genlab.metrics import COPY_Z_THRESHOLD
+
+            ax.set_title("copy_z (about 0 for new images)")
+            ax.axvline(COPY_Z_THRESHOLD, color="black", linestyle="--", lw=1)
+        else:
+            better = "lower" if column in _LOWER_IS_BETTER else "higher"
+            ax.set_title(f"{column} ({better} is better)")
         if column in ("fid", "kid") and (values > 0).all():
             ax.set_xscale("log")
     if not axes[0].yaxis_inverted():  # the panels share it: the table's first row on top
