@@ -63,7 +63,15 @@ def ladder(copy_safe_bandwidth: float | None = None, random_state: int = 0) -> d
     """The better-codes chapter's samplers, unfitted, from the simplest to the most flexible: the
     kernel density three times (cross-validated, `copy_safe_bandwidth` unless None, and a
     copier's 0.05)."""
-    samplers = {
+    kernel_densities = {
+        "kernel density (CV bandwidth)": KernelDensity(cv_sample_size=2000,
+                                                       random_state=random_state),
+        "kernel density (1 % rule)": None if copy_safe_bandwidth is None else KernelDensity(
+            bandwidth=copy_safe_bandwidth, random_state=random_state),
+        "kernel density (bandwidth 0.05)": KernelDensity(bandwidth=0.05,
+                                                         random_state=random_state),
+    }
+    return {
         "uniform box": UniformBox(random_state=random_state),
         "independent marginals": IndependentMarginals(random_state=random_state),
         "Gaussian (diagonal)": Gaussian("diag", random_state=random_state),
@@ -73,16 +81,8 @@ def ladder(copy_safe_bandwidth: float | None = None, random_state: int = 0) -> d
         "class-conditional Gaussian": ClassConditional(Gaussian("full"),
                                                        random_state=random_state),
         "flow": Flow(random_state=random_state),
-        "kernel density (CV bandwidth)": KernelDensity(cv_sample_size=2000,
-                                                       random_state=random_state),
-        "kernel density (1 % rule)": KernelDensity(bandwidth=copy_safe_bandwidth or 1.0,
-                                                   random_state=random_state),
-        "kernel density (bandwidth 0.05)": KernelDensity(bandwidth=0.05,
-                                                         random_state=random_state),
+        **{name: sampler for name, sampler in kernel_densities.items() if sampler is not None},
     }
-    if copy_safe_bandwidth is None:
-        del samplers["kernel density (1 % rule)"]
-    return samplers
 
 
 def autoencoders(dataset: str | Dataset = "mnist", *, settings: dict[str, dict] | None = None,
