@@ -6,8 +6,9 @@ import pytest
 
 from genlab.interpolation import (
     NeighbourGraph,
+    PathScores,
     Whitener,
-    best_methods,
+    by_step,
     crossfade,
     density_path,
     evaluate_paths,
@@ -354,12 +355,15 @@ def test_path_table_one_row_per_method_with_realism_columns():
     }
     calls = []
 
-    def realism(images, name):
-        calls.append(images.shape)
+    def realism(images, name, groups):
+        calls.append((images.shape, groups.tolist()))
         return pd.DataFrame({"fid": [float(images.mean())], "confidence": [-1.0]}, index=[name])
 
     table = path_table(scores, realism=realism)
-    assert list(table.index) == ["fade", "jumpy"] and calls == [(12, 4, 4, 1)] * 2
+    # Every inner frame arrives with its walk, so that intervals can resample whole walks.
+    walk_of_frame = [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3]
+    assert list(table.index) == ["fade", "jumpy"]
+    assert calls == [((12, 4, 4, 1), walk_of_frame)] * 2
     # The confidence is the walks' own, not the stub's.
     assert "fid" in table.columns and (table["confidence"] > 0).all()
     # All the change in one step: the largest step is 4x the mean step.
@@ -393,18 +397,60 @@ def test_many_pair_functions_reject_bad_inputs(call, match):
         call(x)
 
 
-def test_best_methods_counts_every_method_within_the_margin_as_best():
-    table = pd.DataFrame(
-        {"fid": [3.0, 1.0, 1.4], "confidence": [0.9, 0.5, 0.85]}, index=["a", "b", "c"]
-    )
-    best = best_methods(table, {"fid": ("lower", 0.5), "confidence": ("higher", 0.05)})
-    assert list(best.index) == ["a", "b", "c"]  # the table's order: no ranking
-    assert list(best["fid"]) == ["", "best", "best"]
-    assert list(best["confidence"]) == ["best", "", "best"]
-    assert list(best_methods(table, {"fid": ("lower", 0)})["fid"]) == ["", "best", ""]
-    with pytest.raises(ValueError, match="'recall' is not a column"):
-        best_methods(table, {"recall": ("higher", 0.1)})
-    with pytest.raises(ValueError, match=r"criteria\['fid'\]: expected \('lower' or 'higher'"):
-        best_methods(table, {"fid": ("less", 1)})
-    with pytest.raises(ValueError, match=r"criteria\['fid'\]: expected"):
-        best_methods(table, {"fid": "lower"})
+def _walks_with_known_realism():
+    """Two methods of 4 walks, 3 inner frames each; a frame's brightness is its 'realism'."""
+    frames = np.zeros((4, 5, 2, 2, 1), np.float32)
+    frames[:, 1:-1] = np.array([0.9, 0.5, 0.8], np.float32)[None, :, None, None, None]
+    frames[3, 1:-1] = 0.1  # one bad walk
+    frames[:, -1] = 1.0
+    probabilities = np.full((4, 5, 2), 0.5)
+    make = lambda f: PathScores(frames=f, probabilities=probabilities,  # noqa: E731
+                                classes_a=np.zeros(4, int), classes_b=np.ones(4, int),
+                                endpoint_mse=np.zeros((4, 2)))
+    return {"uneven": make(frames), "flat": make(np.where(frames > 0, 0.7, frames))}
+
+
+def test_by_step_averages_a_per_frame_measure_and_finds_the_worst_step():
+    scores = _walks_with_known_realism()
+    brightness = lambda x: x.reshape(len(x), -1).mean(axis=1)  # noqa: E731
+    floor = np.full((12, 2, 2, 1), 0.95, np.float32)
+    table = by_step(scores, brightness, floor=floor, floor_name="real")
+    assert list(table.index) == ["uneven", "flat", "real"]
+    assert list(table.columns[:3]) == [1, 2, 3]
+    # Steps 1-3 of "uneven": (3 * 0.9 + 0.1) / 4, (3 * 0.5 + 0.1) / 4, (3 * 0.8 + 0.1) / 4.
+    np.testing.assert_allclose(table.loc["uneven", [1, 2, 3]], [0.7, 0.4, 0.625], rtol=1e-6)
+    assert table.loc["uneven", "worst step"] == pytest.approx(0.4)
+    assert table.loc["real", "worst step"] == pytest.approx(0.95)
+    # Resampling whole walks: the interval holds the worst step and stays within what any
+    # resample can give (all walks bad at step 2: 0.1; none: 0.5).
+    low, high = table.loc["uneven", ["worst step_low", "worst step_high"]]
+    assert 0.1 <= low < 0.4 < high <= 0.5
+    assert table.loc["real", "worst step_low"] == pytest.approx(0.95)
+
+
+def test_by_step_rejects_bad_inputs():
+    scores = _walks_with_known_realism()
+    mean = lambda x: x.reshape(len(x), -1).mean(axis=1)  # noqa: E731
+    with pytest.raises(ValueError, match=r"floor: expected 12 real images \(one per inner frame"):
+        by_step(scores, mean, floor=np.zeros((11, 2, 2, 1), np.float32))
+    with pytest.raises(ValueError, match=r"measure: expected 12 finite values"):
+        by_step(scores, lambda x: np.ones(3))
+    with pytest.raises(ValueError, match=r"measure: expected a callable"):
+        by_step(scores, "realism")
+    with pytest.raises(ValueError, match=r"scores: expected a non-empty dict"):
+        by_step({}, mean)
+
+
+def test_path_table_intervals_resample_whole_walks():
+    scores = _walks_with_known_realism()
+    per_walk = scores["uneven"].per_walk()
+    assert per_walk.shape == (4, 6) and per_walk.index.name == "pair"
+    table = path_table(scores, bootstrap=200)
+    for column in ("confidence", "third class", "smoothness"):
+        assert (table[f"{column}_low"] <= table[column]).all()
+        assert (table[column] <= table[f"{column}_high"]).all()
+    # Every walk has the same confidence (0.5): nothing to resample.
+    assert table.loc["uneven", "confidence_low"] == table.loc["uneven", "confidence_high"] == 0.5
+    # The smoothness of the walks differs (the bad walk is the most uneven): a real interval.
+    assert table.loc["uneven", "smoothness_low"] < table.loc["uneven", "smoothness_high"]
+    assert "smoothness_low" not in path_table(scores).columns

@@ -8,6 +8,7 @@ import scipy.linalg
 from genlab.metrics import (
     SCORE_COLUMNS,
     Evaluator,
+    bootstrap_interval,
     central_width,
     class_balance,
     copying_summary,
@@ -22,6 +23,7 @@ from genlab.metrics import (
     pair_occupancy,
     precision_recall,
     rank,
+    ranks,
     share_near_data,
     with_intervals,
 )
@@ -173,6 +175,36 @@ def test_rank_ties_overlapping_intervals_and_leaves_copiers_out():
         with_intervals(table, ("precision",))
 
 
+def test_ranks_one_column_per_score_and_lower_on_request():
+    table = pd.DataFrame({
+        "fid": [5.0, 1.0], "fid_low": [4.0, 0.5], "fid_high": [6.0, 1.5],
+        "smoothness": [1.0, 3.0], "smoothness_low": [0.9, 2.0], "smoothness_high": [1.1, 4.0],
+        "copying": [False, False]}, index=["even", "jumpy"])
+    # Without `lower`, a column other than fid/kid ranks higher values first.
+    assert rank(table, "smoothness")["rank"].to_dict() == {"jumpy": 1, "even": 2}
+    assert rank(table, "smoothness", lower=True)["rank"].to_dict() == {"even": 1, "jumpy": 2}
+    both = ranks(table, ("fid", "smoothness"), lower=("fid", "smoothness"))
+    assert list(both.index) == ["even", "jumpy"] and list(both.columns) == ["fid", "smoothness"]
+    assert both["fid"].tolist() == [2, 1] and both["smoothness"].tolist() == [1, 2]
+
+
+def test_bootstrap_interval_of_a_mean_and_of_a_reduced_mean_row():
+    values = np.r_[np.zeros(50), np.ones(50)]
+    low, high = bootstrap_interval(values, resamples=400)
+    # A share of 0.5 over 100 units: the standard error is 0.05, the 95 % interval about +-0.1.
+    assert 0.38 < low < 0.45 and 0.55 < high < 0.62
+    assert bootstrap_interval(np.full(10, 3.0)) == (3.0, 3.0)
+    # Rows resampled as units: a row's columns move together. Worst column of the mean row.
+    rows = np.stack([values, values + 1], axis=1)
+    assert bootstrap_interval(rows, reduce=np.min, resamples=400) == (low, high)
+    with pytest.raises(ValueError, match=r"values: expected one value per row"):
+        bootstrap_interval(rows)
+    with pytest.raises(ValueError, match=r"values: expected at least 2 rows of finite numbers"):
+        bootstrap_interval([1.0, np.nan])
+    with pytest.raises(ValueError, match=r"resamples: expected an int >= 10"):
+        bootstrap_interval(values, resamples=3)
+
+
 # ----------------------------------------------------------------------------- code space
 def test_inside_real_manifold_flags_average_to_precision():
     real, fake = _normal(400, 5, 20), _normal(300, 5, 21, shift=0.7)
@@ -312,6 +344,25 @@ def test_evaluator_flags_training_images_as_copies(evaluator_and_data):
     assert list(per_image.columns) == ["predicted", "confidence", "inside_real_manifold"]
     assert len(per_image) == 150 and per_image["confidence"].between(0.1, 1.0).all()
     assert per_image["inside_real_manifold"].mean() == copied["precision"]
+
+
+def test_evaluator_groups_resample_whole_groups(evaluator_and_data):
+    evaluator, _, _, _, _, fresh = evaluator_and_data
+    alone = evaluator.score(fresh, "images").iloc[0]
+    # 20 groups of 10 near-identical images: 20 independent draws, not 200, so wider intervals.
+    clumped = np.repeat(fresh[:20], 10, axis=0)
+    clumped = np.clip(clumped + 0.01 * np.random.default_rng(1).random(clumped.shape), 0, 1)
+    as_images = evaluator.score(clumped, "as images").iloc[0]
+    as_groups = evaluator.score(clumped, "as groups", groups=np.repeat(np.arange(20), 10)).iloc[0]
+    for column in ("fid", "precision"):
+        assert as_images[column] == as_groups[column]  # the same estimate
+        widths = [r[f"{column}_high"] - r[f"{column}_low"] for r in (as_images, as_groups)]
+        assert widths[1] > 1.5 * widths[0], column
+    assert alone["fid_low"] <= alone["fid"] <= alone["fid_high"]
+    with pytest.raises(ValueError, match=r"groups: expected one label per image, shape \(200,\)"):
+        evaluator.score(fresh, "bad", groups=np.zeros(5))
+    with pytest.raises(ValueError, match=r"groups: expected at least 2 different groups"):
+        evaluator.score(fresh, "bad", groups=np.zeros(200))
 
 
 def test_evaluator_compares_with_the_reference_images(evaluator_and_data):

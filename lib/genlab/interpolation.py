@@ -1,5 +1,9 @@
 """Walks between two codes (or two images), and scores for walks over many pairs of images.
 
+`evaluate_paths` walks many pairs and has a classifier read every frame; `path_table` sums the
+walks up per method, with intervals that resample whole walks (a walk's frames are not
+independent), and `by_step` scores every step on its own against real images (the per-frame floor).
+
 Every path function returns a float32 array whose first axis is the step, of length `steps`,
 with ``result[0]`` and ``result[-1]`` equal to the two inputs (cast to float32) bit for bit.
 Encoders, decoders and classifiers come in as callables (`walks`, `evaluate_paths`), so this
@@ -23,6 +27,8 @@ from sklearn.exceptions import NotFittedError
 from sklearn.neighbors import NearestNeighbors
 from threadpoolctl import threadpool_limits
 
+import genlab
+from genlab import metrics
 from genlab.data import check_images
 
 __all__ = [
@@ -37,10 +43,11 @@ __all__ = [
     "step_sizes",
     "smoothness",
     "walks",
+    "random_pairs",
     "PathScores",
     "evaluate_paths",
     "path_table",
-    "best_methods",
+    "by_step",
 ]
 
 
@@ -556,6 +563,17 @@ def walks(
     return frames.reshape(n, steps, *frames.shape[1:])
 
 
+def random_pairs(n_images: int, pairs: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Indexes (a, b) of `pairs` random pairs among `n_images` images, no image used twice."""
+    for name, value, least in (("n_images", n_images, 2 * pairs), ("pairs", pairs, 1)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
+            raise ValueError(f"{name}: expected an int >= {least}, got {value!r}; draw at most "
+                             "n_images // 2 pairs, e.g. random_pairs(len(x_val), 100)")
+    rng = np.random.default_rng(genlab.seed(seed))
+    a, b = rng.choice(n_images, size=(2, pairs), replace=False)
+    return a, b
+
+
 @dataclass(frozen=True)
 class PathScores:
     """What `evaluate_paths` measured on the walks of one method, pair by pair."""
@@ -581,22 +599,26 @@ class PathScores:
         """Top class probability of every frame, (pairs, steps)."""
         return self.probabilities.max(axis=2)
 
-    def summary(self) -> dict[str, float]:
-        """One number per criterion, averaged over pairs (inner frames only where it says so)."""
+    def per_walk(self) -> pd.DataFrame:
+        """One row per pair, one column per criterion of `summary` (inner frames where it says)."""
         inner = self.probabilities[:, 1:-1]
         predicted = inner.argmax(axis=2)
         elsewhere = (predicted != self.classes_a[:, None]) & (predicted != self.classes_b[:, None])
         sizes = np.stack([step_sizes(f) for f in self.frames])
         jump = (self.frames[:, -1] - self.frames[:, 0]).reshape(len(sizes), -1)
         span = np.linalg.norm(jump, axis=1)
-        return {
-            "confidence": float(inner.max(axis=2).mean()),
-            "lowest confidence": float(inner.max(axis=2).min(axis=1).mean()),
-            "third class": float(elsewhere.mean()),
-            "smoothness": float(np.mean([smoothness(f) for f in self.frames])),
-            "detour": float(np.mean(sizes.sum(axis=1) / np.maximum(span, np.finfo(float).tiny))),
-            "endpoint MSE": float(self.endpoint_mse.mean()),
-        }
+        return pd.DataFrame({
+            "confidence": inner.max(axis=2).mean(axis=1),
+            "lowest confidence": inner.max(axis=2).min(axis=1),
+            "third class": elsewhere.mean(axis=1),
+            "smoothness": [smoothness(f) for f in self.frames],
+            "detour": sizes.sum(axis=1) / np.maximum(span, np.finfo(float).tiny),
+            "endpoint MSE": self.endpoint_mse.mean(axis=1),
+        }, index=pd.RangeIndex(len(self.frames), name="pair"))
+
+    def summary(self) -> dict[str, float]:
+        """One number per criterion, averaged over pairs (inner frames only where it says so)."""
+        return {name: float(column.mean()) for name, column in self.per_walk().items()}
 
 
 def evaluate_paths(
@@ -652,10 +674,36 @@ def evaluate_paths(
 def path_table(
     scores: dict[str, PathScores],
     *,
-    realism: Callable[[np.ndarray, str], pd.DataFrame] | None = None,
+    realism: Callable[..., pd.DataFrame] | None = None,
+    bootstrap: int | None = None,
+    seed: int = 0,
 ) -> pd.DataFrame:
-    """One row per method: `PathScores.summary`, and, if given, the ``realism(images, name)`` row
-    (e.g. an Evaluator's ``score``) of the method's inner frames."""
+    """One row per method: `PathScores.summary`, and, if given, the ``realism(images, name,
+    groups=walk)`` row (e.g. an Evaluator's ``score``) of the method's inner frames.
+
+    The walk of every frame goes to `realism` as ``groups``, so its intervals resample whole walks
+    (the frames of one walk are not independent). With `bootstrap` resamples of the walks, each
+    summary column gets a 95 % interval too (``column_low``, ``column_high``).
+    """
+    _check_scores(scores)
+    per_walk = {name: s.per_walk() for name, s in scores.items()}
+    table = pd.DataFrame({name: walks.mean() for name, walks in per_walk.items()}).T
+    table.index.name = "method"
+    if bootstrap is not None:
+        for column in list(table.columns):
+            bounds = [metrics.bootstrap_interval(walks[column], resamples=bootstrap,
+                                                 seed=seed)
+                      for walks in per_walk.values()]
+            table[f"{column}_low"], table[f"{column}_high"] = np.asarray(bounds).T
+    if realism is not None:
+        rows = pd.concat([realism(s.inner_frames, name, groups=_walk_of_frame(s))
+                          for name, s in scores.items()])
+        # Columns both measure (the classifier's confidence) are the same numbers: keep one.
+        table = table.join(rows.drop(columns=table.columns.intersection(rows.columns)))
+    return table
+
+
+def _check_scores(scores: object) -> None:
     if (
         not isinstance(scores, dict)
         or not scores
@@ -665,32 +713,69 @@ def path_table(
             "scores: expected a non-empty dict {method name: PathScores}; "
             "pass {name: evaluate_paths(...)} for each method"
         )
-    table = pd.DataFrame({name: s.summary() for name, s in scores.items()}).T
+
+
+def _walk_of_frame(scores: PathScores) -> np.ndarray:
+    """The pair each of `inner_frames` comes from."""
+    pairs, steps = scores.frames.shape[:2]
+    return np.repeat(np.arange(pairs), steps - 2)
+
+
+def by_step(
+    scores: dict[str, PathScores],
+    measure: Callable[[np.ndarray], np.ndarray],
+    *,
+    floor: np.ndarray | None = None,
+    floor_name: str = "real images",
+    bootstrap: int = 200,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """A per-frame `measure` (images -> one value each, higher is better, e.g. the share of frames
+    among real images) averaged over the walks at every inner step, and each method's worst step
+    with a 95 % interval resampling whole walks.
+
+    `floor`, real images as many as the walks' inner frames, gets the same numbers in a last row,
+    its images dealt out to the steps as (pairs, steps) without repeats: what real images score on
+    batches of one step's size. Steps are columns 1 .. steps - 2.
+    """
+    _check_scores(scores)
+    if not callable(measure):
+        raise ValueError(
+            f"measure: expected a callable images -> one value per image, got "
+            f"{type(measure).__name__}; pass e.g. "
+            "lambda x: evaluator.per_image(x)['inside_real_manifold']"
+        )
+    shapes = {s.frames.shape for s in scores.values()}
+    if len(shapes) != 1:
+        raise ValueError(f"scores: expected walks of one shape (pairs, steps, ...), got {shapes}; "
+                         "walk the same pairs with the same steps for every method")
+    pairs, steps = next(iter(shapes))[:2]
+    if steps < 3:
+        raise ValueError(f"scores: expected walks with inner frames (steps >= 3), got {steps}; "
+                         "walk with e.g. steps=10")
+    grids = {name: s.inner_frames for name, s in scores.items()}
+    if floor is not None:
+        real = check_images(floor, "floor", next(iter(grids.values())).shape[1:])
+        if len(real) != pairs * (steps - 2):
+            raise ValueError(
+                f"floor: expected {pairs * (steps - 2)} real images (one per inner frame: "
+                f"{pairs} walks x {steps - 2} steps), got {len(real)}; pass e.g. "
+                f"x_val[:{pairs * (steps - 2)}]"
+            )
+        grids[floor_name] = real
+    rows = {}
+    for name, images in grids.items():
+        values = np.asarray(measure(images), dtype=np.float64).reshape(-1)
+        if values.shape != (len(images),) or not np.all(np.isfinite(values)):
+            raise ValueError(
+                f"measure: expected {len(images)} finite values (one per image), got shape "
+                f"{values.shape}; pass a callable returning one number per image"
+            )
+        per_walk = values.reshape(pairs, steps - 2)
+        low, high = metrics.bootstrap_interval(per_walk, reduce=np.min, resamples=bootstrap,
+                                               seed=seed)
+        rows[name] = [*per_walk.mean(axis=0), per_walk.mean(axis=0).min(), low, high]
+    columns = [*range(1, steps - 1), "worst step", "worst step_low", "worst step_high"]
+    table = pd.DataFrame.from_dict(rows, orient="index", columns=columns)
     table.index.name = "method"
-    if realism is not None:
-        rows = pd.concat([realism(s.inner_frames, name) for name, s in scores.items()])
-        # Columns both measure (the classifier's confidence) are the same numbers: keep one.
-        table = table.join(rows.drop(columns=table.columns.intersection(rows.columns)))
     return table
-
-
-def best_methods(table: pd.DataFrame, criteria: dict[str, tuple[str, float]]) -> pd.DataFrame:
-    """For each criterion {column: ("lower" or "higher", margin)}, "best" for every method within
-    ``margin`` of the best value, else "": a gap smaller than the spread of a measure is a tie,
-    not a ranking."""
-    if not isinstance(criteria, dict) or not criteria:
-        raise ValueError("criteria: expected a non-empty dict {column: ('lower' or 'higher', "
-                         f"margin)}}, got {criteria!r}; pass e.g. {{'fid': ('lower', 1.5)}}")
-    best = {}
-    for column, rule in criteria.items():
-        if column not in table.columns:
-            raise ValueError(f"criteria: {column!r} is not a column of the table, which has "
-                             f"{list(table.columns)}; pass columns of a path_table")
-        better, margin = rule if isinstance(rule, tuple) and len(rule) == 2 else (rule, None)
-        if better not in ("lower", "higher") or isinstance(margin, bool) \
-                or not isinstance(margin, (int, float)) or not margin >= 0:
-            raise ValueError(f"criteria[{column!r}]: expected ('lower' or 'higher', a margin "
-                             f">= 0), got {rule!r}; pass e.g. ('lower', 1.5)")
-        values = table[column].astype(float) * (1 if better == "lower" else -1)
-        best[column] = np.where(values <= values.min() + margin, "best", "")
-    return pd.DataFrame(best, index=table.index)

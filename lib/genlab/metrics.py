@@ -3,11 +3,13 @@
 Pure functions work on 2-D feature arrays (float64 inside); `Evaluator` turns images into
 features with an evaluation classifier whose penultimate Dense layer is named "features", computes
 the reference statistics once in ``fit`` (a scikit-learn-style estimator), and scores a batch as
-one tidy DataFrame row, with bootstrap intervals and a data-copying test; `rank` orders such rows,
-calling a difference inside the intervals a tie and never ranking a copier.
+one tidy DataFrame row, with bootstrap intervals (over images, or over groups of them such as the
+frames of one walk) and a data-copying test; `rank` orders such rows, calling a difference inside
+the intervals a tie and never ranking a copier; `bootstrap_interval` gives the same interval for
+any per-unit numbers.
 
-Seeds follow genlab.samplers' rule: `Evaluator` takes ``random_state`` (its fixed-seed subsamples)
-and its ``floor(n, seed=None)`` draws with it unless given a seed; functions take ``seed``.
+Seeds follow genlab.samplers' rule: `Evaluator` takes ``random_state`` (its fixed-seed subsamples
+and bootstrap resamples); functions take ``seed``.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import functools
 import json
 import sys
 import time
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -438,17 +441,64 @@ def _percentile_interval(values: np.ndarray) -> tuple[float, float]:
     return float(low), float(high)
 
 
-def _bootstrap_mean(flags: np.ndarray, resamples: int, rng: np.random.Generator
-                    ) -> tuple[float, float]:
-    """Percentile interval of a share, resampling its per-item flags with replacement."""
-    counts = rng.multinomial(len(flags), np.full(len(flags), 1.0 / len(flags)), size=resamples)
-    return _percentile_interval(counts @ flags.astype(np.float64) / len(flags))
+def _resample_counts(n: int, resamples: int, rng: np.random.Generator,
+                     groups: np.ndarray | None = None) -> np.ndarray:
+    """How often each of n items is drawn in each resample, (resamples, n). With `groups` (a group
+    index 0..g-1 per item), whole groups are drawn and every item counts as often as its group."""
+    if groups is None:
+        return rng.multinomial(n, np.full(n, 1.0 / n), size=resamples)
+    g = int(groups.max()) + 1
+    return rng.multinomial(g, np.full(g, 1.0 / g), size=resamples)[:, groups]
+
+
+def _bootstrap_mean(flags: np.ndarray, resamples: int, rng: np.random.Generator,
+                    groups: np.ndarray | None = None) -> tuple[float, float]:
+    """Percentile interval of a share, resampling its per-item flags (or whole groups of them)."""
+    counts = _resample_counts(len(flags), resamples, rng, groups)
+    return _percentile_interval(counts @ flags.astype(np.float64) / counts.sum(axis=1))
+
+
+def _check_resamples(resamples: object) -> int:
+    if isinstance(resamples, bool) or not isinstance(resamples, (int, np.integer)) \
+            or resamples < 10:
+        raise ValueError(f"resamples: expected an int >= 10, got {resamples!r}; "
+                         "use e.g. resamples=200")
+    return int(resamples)
+
+
+def bootstrap_interval(values: np.ndarray, *,
+                       reduce: Callable[[np.ndarray], float] | None = None, resamples: int = 200,
+                       seed: int = 0) -> tuple[float, float]:
+    """95 % percentile interval of the mean of `values`' rows, resampling whole rows (one row per
+    independent unit, e.g. a walk); with ``reduce``, of ``reduce(mean row)``, e.g. np.min."""
+    resamples = _check_resamples(resamples)
+    x = _finite_rows(values, "values")
+    if reduce is None and x.ndim > 1:
+        raise ValueError(f"values: expected one value per row (n,), got shape {x.shape}; "
+                         "pass reduce=... (e.g. np.min) to summarise the columns of a mean row")
+    counts = _resample_counts(len(x), resamples, np.random.default_rng(genlab.seed(seed)))
+    means = counts @ x.reshape(len(x), -1) / len(x)
+    if reduce is None:
+        return _percentile_interval(means[:, 0])
+    return _percentile_interval(np.asarray([reduce(m) for m in means], dtype=np.float64))
+
+
+def _finite_rows(values: object, name: str) -> np.ndarray:
+    try:
+        x = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{name}: expected an array of numbers, got {type(values).__name__}; "
+                         "pass one row per independent unit") from err
+    if x.ndim == 0 or len(x) < 2 or not np.all(np.isfinite(x)):
+        raise ValueError(f"{name}: expected at least 2 rows of finite numbers, got shape "
+                         f"{x.shape}; pass one row per independent unit (e.g. per walk)")
+    return x
 
 
 def _resampled_fid(centred: np.ndarray, mean: np.ndarray, w: np.ndarray, mu: np.ndarray,
                    cov: np.ndarray, cov_sqrt: np.ndarray) -> float:
     """The Fréchet distance of a batch whose rows are counted `w` times (a bootstrap resample)."""
-    n = len(centred)
+    n = float(w.sum())
     shift = w @ centred / n
     weighted = centred * np.sqrt(w, dtype=np.float32)[:, None]
     # np.cov's n - 1 normalisation, with each image counted as often as it was drawn.
@@ -460,13 +510,12 @@ def _resampled_fid(centred: np.ndarray, mean: np.ndarray, w: np.ndarray, mu: np.
 
 
 def _bootstrap_fid(feats: np.ndarray, fid: float, mu: np.ndarray, cov: np.ndarray,
-                   cov_sqrt: np.ndarray, resamples: int, rng: np.random.Generator
-                   ) -> tuple[float, float]:
-    """Interval of the Fréchet distance, resampling the batch's images: the percentile interval
-    moved by the resamples' median excess over `fid`, because a resample repeats images and that
-    alone raises the distance."""
-    n = len(feats)
-    counts = rng.multinomial(n, np.full(n, 1.0 / n), size=resamples).astype(np.float64)
+                   cov_sqrt: np.ndarray, resamples: int, rng: np.random.Generator,
+                   groups: np.ndarray | None = None) -> tuple[float, float]:
+    """Interval of the Fréchet distance, resampling the batch's images (or whole groups of them):
+    the percentile interval moved by the resamples' median excess over `fid`, because a resample
+    repeats images and that alone raises the distance."""
+    counts = _resample_counts(len(feats), resamples, rng, groups).astype(np.float64)
     # Centred once, in float32 (the classifier's own precision): 3x faster products.
     mean = feats.mean(axis=0)
     centred = (feats - mean).astype(np.float32)
@@ -482,13 +531,16 @@ def _bootstrap_fid(feats: np.ndarray, fid: float, mu: np.ndarray, cov: np.ndarra
 
 
 # ----------------------------------------------------------------------------- ranking
-def rank(table: pd.DataFrame, column: str = "fid") -> pd.DataFrame:
+def rank(table: pd.DataFrame, column: str = "fid", *, lower: bool | None = None
+         ) -> pd.DataFrame:
     """Rank the rows of a scores table on `column`, copiers left out; overlapping intervals tie.
 
     A row's rank is 1 + the number of rows whose whole interval is better than its own, so rows
-    whose intervals overlap the best one's all rank 1. Copiers (``copying``) get no rank.
+    whose intervals overlap the best one's all rank 1. Copiers (``copying``) get no rank. Lower is
+    better for fid and kid unless `lower` says otherwise.
     """
-    lower = column in ("fid",)
+    if lower is None:
+        lower = column in ("fid", "kid")
     bounds = [f"{column}_low", f"{column}_high"]
     missing = [c for c in [column, *bounds, "copying"] if c not in table.columns]
     if missing:
@@ -505,6 +557,14 @@ def rank(table: pd.DataFrame, column: str = "fid") -> pd.DataFrame:
     out = table[[column, *bounds, "copying"]].copy()
     out["rank"] = ranks
     return out.sort_values(["rank", column], ascending=[True, lower], na_position="last")
+
+
+def ranks(table: pd.DataFrame, columns: tuple[str, ...] = ("fid", "precision", "recall"),
+          *, lower: tuple[str, ...] = ("fid", "kid")) -> pd.DataFrame:
+    """`rank` on each of `columns`, one column of ranks each, rows in the table's order; the
+    columns named in `lower` rank lower values first."""
+    return pd.DataFrame({c: rank(table, c, lower=c in lower)["rank"] for c in columns}
+                        ).reindex(table.index)
 
 
 def with_intervals(table: pd.DataFrame, columns: tuple[str, ...] = ("fid", "precision", "recall"),
@@ -700,22 +760,27 @@ class Evaluator(BaseEstimator):
                              f"{labels.shape}; pass class indices, not one-hot vectors")
         return float(np.mean(probabilities.argmax(axis=1) == labels))
 
-    def score(self, images: np.ndarray, name: str, *, timings: dict | None = None) -> pd.DataFrame:
+    def score(self, images: np.ndarray, name: str, *, groups: np.ndarray | None = None,
+              timings: dict | None = None) -> pd.DataFrame:
         """One tidy row (index = name) of all metrics for a batch of images; see SCORE_COLUMNS.
 
+        `groups` (one label per image, e.g. the walk a frame belongs to) makes the FID and
+        precision intervals resample whole groups: images of one group are not independent.
         With the evaluator's ``cache``, a batch scored before (the very same pixels) is not scored
         again: its row comes from ``GENLAB_CACHE``. If a dict is passed as `timings`, the batch is
         scored, and the dict receives the seconds spent in each part.
         """
         self._check_fitted()
         images = check_images(images, "images", self.image_shape_, max(MIN_IMAGES, self.k + 2))
+        groups = _check_groups(groups, len(images))
         if self.cache_key_ is None or timings is not None:
-            row = self._score(images, timings)
+            row = self._score(images, timings, groups)
         else:
-            row = self._cached_score(images)
+            row = self._cached_score(images, groups)
         return pd.DataFrame([row], index=pd.Index([name], name="name"))[SCORE_COLUMNS]
 
-    def _score(self, images: np.ndarray, timings: dict | None) -> dict[str, float | int | bool]:
+    def _score(self, images: np.ndarray, timings: dict | None,
+               groups: np.ndarray | None = None) -> dict[str, float | int | bool]:
         clock = {"t": time.perf_counter()}
 
         def lap(part: str) -> None:
@@ -730,7 +795,8 @@ class Evaluator(BaseEstimator):
         row: dict[str, float | int | bool] = {"n": len(images)}
         row["fid"] = frechet_distance_gaussians(*_gaussian_fit(feats), self.mu_, self.cov_)
         row["fid_low"], row["fid_high"] = _bootstrap_fid(feats, row["fid"], self.mu_, self.cov_,
-                                                         self.cov_sqrt_, self.bootstrap, rng)
+                                                         self.cov_sqrt_, self.bootstrap, rng,
+                                                         groups)
         lap("fid")
         row["kid"], row["kid_std"] = kernel_distance(
             self.reference_features_, feats, subsets=self.kid_subsets,
@@ -739,7 +805,8 @@ class Evaluator(BaseEstimator):
         prdc, in_real, real_in_fake = _prdc(self.prdc_features_, self.prdc_radii_, feats,
                                             _fake_radii(feats, self.k), self.k)
         row.update(prdc)
-        row["precision_low"], row["precision_high"] = _bootstrap_mean(in_real, self.bootstrap, rng)
+        row["precision_low"], row["precision_high"] = _bootstrap_mean(in_real, self.bootstrap, rng,
+                                                                       groups)
         row["recall_low"], row["recall_high"] = _bootstrap_mean(real_in_fake, self.bootstrap, rng)
         lap("prdc")
         balance = class_balance(probs, self.reference_labels_)
@@ -759,14 +826,18 @@ class Evaluator(BaseEstimator):
                 "nn_ratio": float(np.median(distances) / median) if median > 0 else float("nan"),
                 "copying": bool(z < COPY_Z_THRESHOLD)}
 
-    def _cached_score(self, images: np.ndarray) -> dict[str, float | int | bool]:
+    def _cached_score(self, images: np.ndarray, groups: np.ndarray | None = None
+                      ) -> dict[str, float | int | bool]:
         """``_score`` of a batch, kept in ``GENLAB_CACHE`` under a digest of its pixels."""
         from genlab import cache
 
-        key = cache.key({"evaluator": self.cache_key_, "images": cache.array_digest(images)})
+        what = {"evaluator": self.cache_key_, "images": cache.array_digest(images)}
+        if groups is not None:
+            what["groups"] = cache.array_digest(groups)
+        key = cache.key(what)
         row, _ = cache.fetch(
             cache.directory() / f"score-{key[:16]}", key, "score.json",
-            lambda: (self._score(images, None), {}),
+            lambda: (self._score(images, None, groups), {}),
             lambda value, f: f.write(json.dumps(value).encode()),
             lambda path: json.loads(path.read_text()), redo="the batch is scored again")
         return row
@@ -781,6 +852,21 @@ class Evaluator(BaseEstimator):
             "inside_real_manifold": _inside_real_balls(self.prdc_features_, self.prdc_radii_,
                                                        feats),
         })
+
+
+def _check_groups(groups: object, n: int) -> np.ndarray | None:
+    """Group labels as indexes 0..g-1, or None; at least two groups, one label per image."""
+    if groups is None:
+        return None
+    labels = np.asarray(groups)
+    if labels.shape != (n,):
+        raise ValueError(f"groups: expected one label per image, shape ({n},), got shape "
+                         f"{labels.shape}; pass e.g. np.repeat(np.arange(pairs), frames_per_walk)")
+    _, index = np.unique(labels, return_inverse=True)
+    if index.max() < 1:
+        raise ValueError("groups: expected at least 2 different groups to resample, got 1; "
+                         "pass groups=None to resample single images")
+    return index.reshape(n)
 
 
 def _nearest_centre(x: np.ndarray, centres: np.ndarray) -> np.ndarray:
