@@ -184,6 +184,7 @@ def test_ranks_one_column_per_score_and_lower_on_request():
     assert rank(table, "smoothness")["rank"].to_dict() == {"jumpy": 1, "even": 2}
     assert rank(table, "smoothness", lower=True)["rank"].to_dict() == {"even": 1, "jumpy": 2}
     both = ranks(table, ("fid", "smoothness"), lower=("fid", "smoothness"))
+    assert ranks(table, ("fid",))["fid"].tolist() == [2, 1]  # fid: lower first by default
     assert list(both.index) == ["even", "jumpy"] and list(both.columns) == ["fid", "smoothness"]
     assert both["fid"].tolist() == [2, 1] and both["smoothness"].tolist() == [1, 2]
 

@@ -50,6 +50,8 @@ MIN_IMAGES = 10
 COPY_CELLS = 20
 COPY_MIN_PER_CELL = 20
 COPY_Z_THRESHOLD = -3.0
+# Score columns where lower is better; every other one is higher-is-better or a share.
+LOWER_IS_BETTER = frozenset({"fid", "kid", "class_tv"})
 # Intervals: the central INTERVAL share of BOOTSTRAP resamples (percentile bootstrap).
 INTERVAL = 0.95
 
@@ -537,10 +539,10 @@ def rank(table: pd.DataFrame, column: str = "fid", *, lower: bool | None = None
 
     A row's rank is 1 + the number of rows whose whole interval is better than its own, so rows
     whose intervals overlap the best one's all rank 1. Copiers (``copying``) get no rank. Lower is
-    better for fid and kid unless `lower` says otherwise.
+    better for the columns of LOWER_IS_BETTER unless `lower` says otherwise.
     """
     if lower is None:
-        lower = column in ("fid", "kid")
+        lower = column in LOWER_IS_BETTER
     bounds = [f"{column}_low", f"{column}_high"]
     missing = [c for c in [column, *bounds, "copying"] if c not in table.columns]
     if missing:
@@ -560,9 +562,10 @@ def rank(table: pd.DataFrame, column: str = "fid", *, lower: bool | None = None
 
 
 def ranks(table: pd.DataFrame, columns: tuple[str, ...] = ("fid", "precision", "recall"),
-          *, lower: tuple[str, ...] = ("fid", "kid")) -> pd.DataFrame:
+          *, lower: tuple[str, ...] | None = None) -> pd.DataFrame:
     """`rank` on each of `columns`, one column of ranks each, rows in the table's order; the
-    columns named in `lower` rank lower values first."""
+    columns named in `lower` (by default LOWER_IS_BETTER) rank lower values first."""
+    lower = LOWER_IS_BETTER if lower is None else lower
     return pd.DataFrame({c: rank(table, c, lower=c in lower)["rank"] for c in columns}
                         ).reindex(table.index)
 

@@ -140,9 +140,6 @@ def distributions(
     return ax
 
 
-# Lower is better for these; every other score column is higher-is-better or a share.
-_LOWER_IS_BETTER = {"fid", "kid", "class_tv"}
-
 
 def scoreboard(
     table: pd.DataFrame,
@@ -153,6 +150,8 @@ def scoreboard(
     """One horizontal bar panel per score column, rows in the table's order (see
     metrics.Evaluator.score), with the 95 % interval where the table has one; rows flagged as
     copying are grey."""
+    from genlab.metrics import COPY_Z_THRESHOLD, LOWER_IS_BETTER  # metrics brings scikit-learn
+
     missing = [c for c in columns if c not in table.columns]
     if missing:
         raise ValueError(
@@ -175,12 +174,10 @@ def scoreboard(
                              table[f"{column}_high"].astype(float).to_numpy() - values], 0, None)
         ax.barh(names, values, xerr=error, color=colours, error_kw={"lw": 1, "capsize": 2})
         if column == "copy_z":  # two-sided: far below 0 copies, far above misses the data
-            from genlab.metrics import COPY_Z_THRESHOLD
-
             ax.set_title("copy_z (about 0 for new images)")
             ax.axvline(COPY_Z_THRESHOLD, color="black", linestyle="--", lw=1)
         else:
-            better = "lower" if column in _LOWER_IS_BETTER else "higher"
+            better = "lower" if column in LOWER_IS_BETTER else "higher"
             ax.set_title(f"{column} ({better} is better)")
         if column in ("fid", "kid") and (values > 0).all():
             ax.set_xscale("log")
