@@ -322,7 +322,7 @@ def make_slides(notebook: Path, output: Path, cdn: bool = False) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="+", type=Path,
-                        help="chapters, e.g. book/09-summary.ipynb")
+                        help="chapters, e.g. book/10-summary.ipynb")
     parser.add_argument("--output", type=Path, default=ROOT / "_build" / "slides",
                         help="folder for the .slides.html files and the assets/ they load "
                              "(default: _build/slides)")

@@ -94,6 +94,29 @@ def test_shipped_models_are_the_presets():
         list(book.CODE_SIZES)
 
 
+def test_mixtures_and_the_variational_chapters_models_are_shipped():
+    mixtures = book.mixtures(random_state=3)
+    assert [m.n_components for m in mixtures.values()] == list(book.MIXTURE_COMPONENTS)
+    assert list(mixtures) == [f"Gaussian mixture ({k})" for k in book.MIXTURE_COMPONENTS]
+    assert {m.random_state for m in mixtures.values()} == {3}
+    chosen = book.ladder(0.19, mixture_components=200)
+    assert list(chosen)[4:7] == ["Gaussian mixture (BIC)", "Gaussian mixture (200)",
+                                 "class-conditional Gaussian"]
+    assert samplers.describe(chosen["Gaussian mixture (200)"]) == samplers.describe(
+        book.mixtures()["Gaussian mixture (200)"])  # the shipped fit's parameters
+    shipped = book.shipped_samplers()
+    for model in ("fully-connected", "variational"):
+        for k in book.MIXTURE_COMPONENTS:
+            assert shipped[f"mnist-{model}-mixture-{k}"][0] == f"mnist-{model}"
+    models = book.shipped_models()
+    assert [models[f"mnist-variational-beta-{b:g}"][1]["beta"] for b in book.BETAS if b != 1] == \
+        [b for b in book.BETAS if b != 1]
+    assert models["mnist-convolutional-variational"] == ("mnist", book.CONV_VARIATIONAL)
+    assert models["mnist-variational-code-size-2"][1] == {**book.CODE_SIZE_SWEEP, "kind": "vae",
+                                                          "code_size": 2}
+    assert min(book.BETAS) < 1 < max(book.BETAS) and len(book.BETAS) >= 4
+
+
 def test_ladder_is_the_better_codes_line_up_and_its_flow_is_shipped():
     full, without = book.ladder(0.19, random_state=2), book.ladder()
     assert list(full)[0] == "uniform box" and len(full) == 10
@@ -105,3 +128,32 @@ def test_ladder_is_the_better_codes_line_up_and_its_flow_is_shipped():
     model, flow = book.shipped_samplers()["mnist-fully-connected-flow"]
     assert model == "mnist-fully-connected" and samplers.describe(flow) == samplers.describe(
         without["flow"])
+
+
+def test_chosen_mixture_is_the_one_new_codes_like_best(tiny, monkeypatch):
+    monkeypatch.setattr(book, "MIXTURE_COMPONENTS", (1, 2, 4))
+    model = training.train("dense", tiny, verbose=False, **SMALL)
+    chosen, heldout = book.chosen_mixture(model, tiny)
+    assert list(heldout.index) == [f"Gaussian mixture ({k})" for k in (1, 2, 4)]
+    assert heldout.idxmax() == f"Gaussian mixture ({chosen.n_components_})"
+    assert chosen.code_size_ == 3 and np.isfinite(heldout).all()
+    codes = model.encode(tiny.x_val)
+    assert heldout.max() == pytest.approx(chosen.score_samples(codes).mean())
+
+
+def test_the_variational_chapters_loaders_print_nothing_and_load_their_settings(tiny, monkeypatch,
+                                                                                 capsys):
+    monkeypatch.setattr(book, "VARIATIONAL", dict(kind="vae", **SMALL))
+    monkeypatch.setattr(book, "BETAS", (0.5, 1.0))
+    monkeypatch.setattr(book, "CONV_VARIATIONAL", dict(kind="conv_vae", **SMALL))
+    monkeypatch.setattr(book, "CODE_SIZE_SWEEP", dict(kind="dense", epochs=1, batch_size=50))
+    sweep = book.beta_sweep(tiny)
+    two = book.two_number_codes(tiny)
+    conv = book.conv_vae(tiny)
+    out = capsys.readouterr().out.splitlines()
+    assert out == [f"convolutional variational autoencoder on mnist: code size 3, 1 epochs, "
+                   f"validation MSE {conv.history['val_mse'][-1]:.4f}"]
+    assert list(sweep) == [0.5, 1.0] and sweep[0.5].settings["options"]["beta"] == 0.5
+    assert "beta" not in sweep[1.0].settings["options"]  # the book's VAE, as shipped
+    assert [m.kind for m in two.values()] == ["dense", "vae"]
+    assert {m.code_size for m in two.values()} == {2} and conv.kind == "conv_vae"

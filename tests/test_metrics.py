@@ -8,6 +8,7 @@ import scipy.linalg
 from genlab.metrics import (
     SCORE_COLUMNS,
     Evaluator,
+    active_dimensions,
     bootstrap_interval,
     central_width,
     class_balance,
@@ -18,6 +19,7 @@ from genlab.metrics import (
     frechet_distance_gaussians,
     inside_real_manifold,
     kernel_distance,
+    kl_per_dimension,
     nearest_class_shares,
     nearest_neighbour_distances,
     pair_occupancy,
@@ -480,3 +482,48 @@ def test_evaluator_scores_with_an_unusable_cache(evaluator_and_data, tmp_path, m
         unkept = Evaluator(model, kid_subsets=5, copy_cells=3).fit(heldout, labels[:200], train)
     pd.testing.assert_frame_equal(unkept.score(fresh, "x"), evaluator.score(fresh, "x"))
     assert a_file.read_text() == ""
+
+
+# ----------------------------------------------------------------------------- VAE codes
+def test_kl_per_dimension_known_values():
+    mean = np.array([[0.0, 1.0, 0.0, 0.5], [0.0, 1.0, 0.0, -0.5]])
+    log_var = np.array([[0.0, 0.0, np.log(4.0), -1.0], [0.0, 0.0, np.log(4.0), -1.0]])
+    kl = kl_per_dimension(mean, log_var)
+    assert kl.shape == (4,) and kl.dtype == np.float64
+    assert kl[0] == 0.0  # N(0, 1) itself
+    assert kl[1] == 0.5  # a unit shift: mean^2 / 2
+    # Variance 4: (4 - 1 - log 4) / 2; variance 1/e, mean +-0.5: (0.25 + 1/e - 1 + 1) / 2.
+    np.testing.assert_allclose(kl[2:], [1.5 - np.log(2.0), 0.125 + 0.5 / np.e], rtol=1e-12)
+    np.testing.assert_allclose(kl_per_dimension(mean[:1], log_var[:1]), kl)  # one image is enough
+
+
+@pytest.mark.parametrize("mean, log_var, message", [
+    (np.zeros((3, 2)), np.zeros((3, 4)), r"log_var: expected the shape of mean, \(3, 2\), got "
+                                         r"\(3, 4\); pass both outputs of the encoder"),
+    (np.zeros(3), np.zeros(3), r"mean: expected a 2-D array \(n, d\)"),
+    (np.zeros((3, 2)), np.zeros((3, 2, 1)), r"log_var: expected a 2-D array"),
+    (np.zeros((3, 2)), np.full((3, 2), np.nan), "log_var: expected finite numbers"),
+    (np.full((3, 2), np.inf), np.zeros((3, 2)), "mean: expected finite numbers"),
+])
+def test_kl_per_dimension_checks_its_inputs(mean, log_var, message):
+    with pytest.raises(ValueError, match=message):
+        kl_per_dimension(mean, log_var)
+
+
+def test_active_dimensions_counts_the_kl_above_the_threshold():
+    kl = np.array([0.0, 0.005, 0.01, 0.02, 1.5])
+    assert active_dimensions(kl) == 2  # "exceeds": 0.01 itself is not active
+    assert active_dimensions(kl, threshold=0) == 4
+    assert active_dimensions(kl, threshold=2.0) == 0
+    assert isinstance(active_dimensions(kl), int)
+
+
+@pytest.mark.parametrize("kl, threshold, message", [
+    (np.zeros((2, 3)), 0.01, r"kl: expected a 1-D array of finite numbers.*got shape \(2, 3\)"),
+    (np.array([0.1, np.nan]), 0.01, "kl: expected a 1-D array of finite numbers"),
+    (np.zeros(3), -0.1, r"threshold: expected a number >= 0 \(nats\), e.g. 0.01, got -0.1"),
+    (np.zeros(3), float("nan"), "threshold: expected a number >= 0"),
+])
+def test_active_dimensions_checks_its_inputs(kl, threshold, message):
+    with pytest.raises(ValueError, match=message):
+        active_dimensions(kl, threshold)

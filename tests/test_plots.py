@@ -90,6 +90,26 @@ def test_decoded_plane_tiles_each_code_at_its_place():
         plots.decoded_plane(decode, [0.0, 0.0], [1.0, 0.0])
 
 
+def test_prior_grid_decodes_the_normal_quantiles_evenly_tiled():
+    from scipy import stats
+    seen = []
+
+    def decode(codes):
+        seen.append(codes)
+        return np.zeros((len(codes), 2, 2, 1))
+
+    ax = plots.prior_grid(decode, steps=3)
+    levels = stats.norm.ppf([0.05, 0.5, 0.95])
+    assert seen[0].shape == (9, 2)
+    np.testing.assert_allclose(seen[0][:3, 0], levels, atol=1e-6)     # top row: x increasing,
+    np.testing.assert_allclose(seen[0][:3, 1], levels[2], rtol=1e-6)  # at the largest y
+    np.testing.assert_allclose(seen[0][-1], [levels[2], levels[0]], rtol=1e-6)
+    assert ax.images[0].get_array().shape == (6, 6)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["-1.6", "1.6"]
+    with pytest.raises(ValueError, match="steps: expected an int >= 2"):
+        plots.prior_grid(decode, steps=1)
+
+
 def test_metric_lines_one_panel_per_column_one_line_per_group():
     import pandas as pd
 

@@ -182,4 +182,4 @@ def test_genlab_ships_every_book_model_small_and_intact():
         payload = (pretrained.FOLDER / name).read_bytes()
         assert hashlib.sha256(payload).hexdigest() == entry["sha256"], name
         total += len(payload)
-    assert total < 40e6  # small enough to ship to every Colab session
+    assert total < 50e6  # small enough to ship to every Colab session

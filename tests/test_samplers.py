@@ -3,9 +3,11 @@
 import numpy as np
 import pytest
 from scipy import stats
+from sklearn import mixture as sk_mixture
 from sklearn.base import clone
 from sklearn.neighbors import NearestNeighbors
 
+import genlab
 from genlab.samplers import (
     SAMPLERS,
     ClassConditional,
@@ -15,6 +17,7 @@ from genlab.samplers import (
     IndependentMarginals,
     KernelDensity,
     UniformBox,
+    heldout_log_likelihood,
 )
 
 MEAN = np.array([1.0, -2.0, 0.5])
@@ -198,6 +201,50 @@ def test_mixture_of_one_gaussian_samples_its_covariance():
     np.testing.assert_allclose(gm.mixture_.covariances_[0], COV, atol=0.2)
     np.testing.assert_allclose(np.cov(gm.sample(20_000, seed=1).T), gm.mixture_.covariances_[0],
                                atol=0.1)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "diag"])
+def test_mixture_of_a_fixed_size_is_scikit_learns_fit(covariance_type):
+    codes, _ = _blobs()
+    gm = GaussianMixture(n_components=4, covariance_type=covariance_type).fit(codes)
+    assert gm.n_components_ == 4 and gm.bic_ == {} and gm.converged_
+    assert gm.weights_.shape == (4,) and gm.weights_.sum() == pytest.approx(1.0)
+    assert gm.means_.shape == (4, 2) and gm.covariances_.shape == (4, 2, 2)
+    # The same EM fit as scikit-learn's own, and its densities from the stored arrays alone.
+    own = sk_mixture.GaussianMixture(4, covariance_type=covariance_type,
+                                     random_state=genlab.seed(0)).fit(codes.astype(np.float64))
+    np.testing.assert_allclose(gm.means_, own.means_, rtol=1e-12)
+    np.testing.assert_allclose(gm.score_samples(codes[:50]),
+                               own.score_samples(codes[:50].astype(float)), rtol=1e-10)
+    rebuilt = GaussianMixture(n_components=4)
+    rebuilt.__setstate__({**vars(rebuilt), **{k: v for k, v in vars(gm).items()
+                                              if k.endswith("_")}})
+    np.testing.assert_array_equal(rebuilt.sample(100, seed=3), gm.sample(100, seed=3))
+
+
+@pytest.mark.parametrize("n_components, message", [
+    (0, "n_components: expected an int >= 1"),
+    (901, "n_components: expected at most one per code \\(900\\), got 901"),
+])
+def test_mixture_of_a_bad_size_says_what_to_pass(n_components, message):
+    codes, _ = _blobs()
+    with pytest.raises(ValueError, match=message):
+        GaussianMixture(n_components=n_components).fit(codes)
+
+
+def test_heldout_log_likelihood_prefers_the_density_that_fits_new_codes():
+    fitted = {"full": Gaussian("full").fit(_gaussian_codes(4000)),
+              "diag": Gaussian("diag").fit(_gaussian_codes(4000))}
+    heldout = _gaussian_codes(2000, seed=1)
+    table = heldout_log_likelihood(fitted, heldout)
+    assert list(table.index) == ["full", "diag"] and table.idxmax() == "full"
+    assert table["diag"] == pytest.approx(fitted["diag"].score_samples(heldout).mean())
+    with pytest.raises(ValueError, match="samplers\\['box'\\]: expected a sampler with a density"):
+        heldout_log_likelihood({"box": UniformBox().fit(heldout)}, heldout)
+    with pytest.raises(ValueError, match="samplers: expected a non-empty dict"):
+        heldout_log_likelihood({}, heldout)
+    with pytest.raises(ValueError, match="heldout_codes: expected code_size 3"):
+        heldout_log_likelihood(fitted, heldout[:, :1])
 
 
 # ----------------------------------------------------------------------------- KDE

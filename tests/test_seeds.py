@@ -12,8 +12,8 @@ _spec.loader.exec_module(seeds)
 
 def _row(sampler, seed, fid, rank, copying=False):
     return {"sampler": sampler, "seed": seed, "fid": fid, "fid_low": fid - 0.5,
-            "fid_high": fid + 0.5, "precision": 0.8, "recall": 0.8, "copy_z": 1.0,
-            "copying": copying, "rank": rank}
+            "fid_high": fid + 0.5, "precision": 0.8, "recall": 0.8, "precision_low": 0.75,
+            "recall_low": 0.75, "nn_ratio": 1.0, "copy_z": 1.0, "copying": copying, "rank": rank}
 
 
 def _results(rows):
@@ -45,6 +45,17 @@ def test_page_says_when_the_first_place_changes_with_the_seed():
     ]))
     assert ("In the first place under every seed: flow; alone under seed 0, tied with others "
             "under the rest.") in tied
+
+
+def test_page_says_whether_each_seeds_first_place_meets_the_targets_against_the_box():
+    rows = [_row("uniform box", 0, 100.0, 3), _row("flow", 0, 5.5, 1), _row("mixture", 0, 9.0, 2),
+            _row("uniform box", 1, 100.0, 3), _row("flow", 1, 9.0, 2), _row("mixture", 1, 6.5, 1)]
+    page = seeds.render(_results(rows))
+    # Seed 0: 100 / 6.0 = 16.7, met; seed 1: 100 / 7.0 = 14.3, missed.
+    assert "| 0 | flow | 5.50 [5.00, 6.00] | 16.7 | 0.75 | 0.75 | 1.000 | yes |" in page
+    assert "| 1 | mixture | 6.50 [6.00, 7.00] | 14.3 | 0.75 | 0.75 | 1.000 | no |" in page
+    without_box = seeds.render(_results([r for r in rows if r["sampler"] != "uniform box"]))
+    assert "The targets of chapter 6" not in without_box
 
 
 def test_the_books_page_is_rendered_from_the_committed_results():

@@ -191,6 +191,47 @@ def test_vae_trains_caches_and_repeats(tiny, monkeypatch, tmp_path):
         np.testing.assert_array_equal(a, b)
 
 
+def test_conv_vae_trains_and_tracks_its_kl_and_reconstruction_terms(tiny):
+    trained = training.train("conv_vae", tiny, epochs=1, code_size=3, filters=(4, 8),
+                             batch_size=50, verbose=False)
+    history = trained.history
+    assert {"kl", "val_kl", "reconstruction", "val_reconstruction", "val_mse"} <= set(history)
+    assert all(np.isfinite(history[name][0]) and history[name][0] > 0
+               for name in ("kl", "val_kl"))
+    # beta = 1: the per-pixel loss is the negative ELBO per image, reconstruction + kl, per pixel.
+    np.testing.assert_allclose(history["val_loss"][0] * 784,
+                               history["val_reconstruction"][0] + history["val_kl"][0], rtol=1e-4)
+    assert trained.encode(tiny.x_test[:5]).shape == (5, 3)
+
+
+def test_code_distribution_gives_encodes_means_and_the_kl_of_training(tiny, monkeypatch):
+    from genlab.metrics import kl_per_dimension
+
+    trained = training.train("vae", tiny, epochs=1, code_size=3, hidden=(16,), batch_size=50,
+                             verbose=False)
+    mean, log_var = trained.code_distribution(tiny.x_test[:7])
+    assert mean.shape == log_var.shape == (7, 3)
+    assert mean.dtype == log_var.dtype == np.float32
+    np.testing.assert_array_equal(mean, trained.encode(tiny.x_test[:7]))
+    # The validation images' average KL, summed over the dimensions, is the history's val_kl.
+    kl = kl_per_dimension(*trained.code_distribution(tiny.x_val))
+    np.testing.assert_allclose(kl.sum(), trained.history["val_kl"][-1], rtol=1e-4)
+    monkeypatch.setattr(training, "CACHED_CODES", 5)  # the cached path, written then read
+    first = trained.code_distribution(tiny.x_test[:7])
+    assert len(list(training.cache.directory().glob("codes-vae-*"))) == 1
+    for a, b, c in zip(first, trained.code_distribution(tiny.x_test[:7]), (mean, log_var)):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(a, c)
+    np.testing.assert_array_equal(trained.encode(tiny.x_test[:7]), mean)
+
+
+def test_a_plain_autoencoder_has_no_code_distribution(tiny):
+    trained = run(tiny, epochs=1)
+    with pytest.raises(AttributeError, match=r"a dense model has no code distribution.*\('vae', "
+                                             r"'conv_vae'\).*use encode"):
+        trained.code_distribution(tiny.x_test[:3])
+
+
 def test_a_registered_model_trains_caches_and_loads_like_the_books(tiny, capsys, registry):
     import keras
 

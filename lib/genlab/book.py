@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
 from sklearn.base import clone
 
-from genlab import metrics, training
+from genlab import metrics, pretrained, samplers, training
 from genlab.data import Dataset, as_dataset
 from genlab.samplers import (
     ClassConditional,
@@ -25,8 +26,9 @@ from genlab.samplers import (
 )
 
 __all__ = ["AUTOENCODERS", "VARIATIONAL", "CODE_SIZES", "CODE_SIZE_SWEEP", "CIFAR10_AUTOENCODERS",
-           "CLASSIFIER_EPOCHS", "LINEUP", "ladder", "autoencoders", "vae", "code_size_sweep",
-           "evaluator", "shipped_models", "shipped_samplers"]
+           "CLASSIFIER_EPOCHS", "LINEUP", "MIXTURE_COMPONENTS", "BETAS", "CONV_VARIATIONAL",
+           "ladder", "mixtures", "chosen_mixture", "autoencoders", "vae", "conv_vae", "beta_sweep",
+           "two_number_codes", "code_size_sweep", "evaluator", "shipped_models", "shipped_samplers"]
 
 # The book's two autoencoders as the training chapter trains them; later chapters load these.
 AUTOENCODERS = {
@@ -36,6 +38,12 @@ AUTOENCODERS = {
 # The variational autoencoder: the fully connected one's shape, epochs and code size, so the two
 # compare; its codes are pushed towards N(0, I), so it is sampled from that prior.
 VARIATIONAL = dict(kind="vae", epochs=15, code_size=32)
+# The variational chapter's KL weights: the book's VAE (beta 1) retrained from well below to well
+# above it, to show what the weight trades.
+BETAS = (0.1, 0.3, 1.0, 3.0, 10.0)
+# The convolutional autoencoder made variational, with the fully connected VAE's code size; twice
+# the plain one's epochs, as its noisy codes learn more slowly.
+CONV_VARIATIONAL = dict(kind="conv_vae", epochs=10, code_size=32)
 # The code-size sweep of the hypotheses chapter: the fully connected autoencoder at six code sizes,
 # 5 epochs each (comparable with each other, not with the 15-epoch model above).
 CODE_SIZES = (2, 4, 8, 16, 32, 64)
@@ -59,10 +67,37 @@ LINEUP: dict[str, dict[str, Any]] = {
 }
 
 
-def ladder(copy_safe_bandwidth: float | None = None, random_state: int = 0) -> dict[str, Any]:
+# The mixture sizes the better-codes chapter compares on validation codes, each fitted on all
+# training codes (genlab ships the fits: the largest takes minutes on two cores).
+MIXTURE_COMPONENTS = (25, 50, 100, 200)
+
+
+def mixtures(random_state: int = 0) -> dict[str, GaussianMixture]:
+    """Gaussian mixtures of each of ``MIXTURE_COMPONENTS`` components, unfitted, by name."""
+    return {f"Gaussian mixture ({k})": GaussianMixture(n_components=k, random_state=random_state)
+            for k in MIXTURE_COMPONENTS}
+
+
+def chosen_mixture(model: training.TrainedModel, dataset: str | Dataset = "mnist"
+                   ) -> tuple[GaussianMixture, pd.Series]:
+    """Of ``mixtures`` fitted on the model's training codes (genlab ships the fits on the book's
+    models), the one that gives its validation codes the highest average log-likelihood, and
+    each one's log-likelihood."""
+    data = as_dataset(dataset)
+    candidates = mixtures()
+    pretrained.fit_samplers(model, candidates, data)
+    heldout = samplers.heldout_log_likelihood(candidates, model.encode(data.x_val))
+    return candidates[heldout.idxmax()], heldout
+
+
+def ladder(copy_safe_bandwidth: float | None = None, random_state: int = 0, *,
+           mixture_components: int | None = None) -> dict[str, Any]:
     """The better-codes chapter's samplers, unfitted, from the simplest to the most flexible: the
     kernel density three times (cross-validated, `copy_safe_bandwidth` unless None, and a
-    copier's 0.05)."""
+    copier's 0.05), and, unless None, a mixture of `mixture_components` after the BIC's."""
+    larger = {} if mixture_components is None else {
+        f"Gaussian mixture ({mixture_components})": GaussianMixture(
+            n_components=mixture_components, random_state=random_state)}
     kernel_densities = {
         "kernel density (CV bandwidth)": KernelDensity(cv_sample_size=2000,
                                                        random_state=random_state),
@@ -78,6 +113,7 @@ def ladder(copy_safe_bandwidth: float | None = None, random_state: int = 0) -> d
         "Gaussian (full)": Gaussian("full", random_state=random_state),
         "Gaussian mixture (BIC)": GaussianMixture(max_components=20, bic_sample_size=5000,
                                                   random_state=random_state),
+        **larger,
         "class-conditional Gaussian": ClassConditional(Gaussian("full"),
                                                        random_state=random_state),
         "flow": Flow(random_state=random_state),
@@ -111,6 +147,33 @@ def vae(dataset: str | Dataset = "mnist", *, verbose: bool = False) -> training.
     Quiet by default: one line, the same whether it was trained or loaded.
     """
     return _trained("variational autoencoder", VARIATIONAL, as_dataset(dataset), verbose)
+
+
+def conv_vae(dataset: str | Dataset = "mnist", *, verbose: bool = False) -> training.TrainedModel:
+    """The book's convolutional variational autoencoder (``CONV_VARIATIONAL``, cached); quiet by
+    default: one line, the same whether it was trained or loaded."""
+    return _trained("convolutional variational autoencoder", CONV_VARIATIONAL,
+                    as_dataset(dataset), verbose)
+
+
+def beta_sweep(dataset: str | Dataset = "mnist") -> dict[float, training.TrainedModel]:
+    """The book's VAE at each KL weight of ``BETAS`` (cached; beta 1 is ``vae``'s), by beta;
+    quiet."""
+    settings = dict(VARIATIONAL)
+    kind = settings.pop("kind")
+    # beta=1 is left out of the options: it is the book's VAE, with its shipped weights.
+    return {beta: training.train(kind, dataset, verbose=False, **settings,
+                                 **({} if beta == 1 else {"beta": beta}))
+            for beta in BETAS}
+
+
+def two_number_codes(dataset: str | Dataset = "mnist") -> dict[str, training.TrainedModel]:
+    """A plain and a variational autoencoder with codes of two numbers, trained alike (the
+    code-size sweep's settings, cached), by name; quiet."""
+    settings = {**CODE_SIZE_SWEEP, "code_size": 2}
+    settings.pop("kind")
+    return {"autoencoder": training.train("dense", dataset, verbose=False, **settings),
+            "variational autoencoder": training.train("vae", dataset, verbose=False, **settings)}
 
 
 def code_size_sweep(dataset: str | Dataset = "mnist") -> dict[int, training.TrainedModel]:
@@ -156,16 +219,23 @@ def shipped_models() -> dict[str, tuple[str, dict]]:
         "mnist", {**AUTOENCODERS["fully connected"], "loss": "mse"})
     for size in CODE_SIZES:
         models[f"mnist-code-size-{size}"] = ("mnist", {**CODE_SIZE_SWEEP, "code_size": size})
+    # The variational chapter's: the KL weights, the convolutional VAE, the VAE of two numbers.
+    for beta in BETAS:
+        if beta != 1:
+            models[f"mnist-variational-beta-{beta:g}"] = ("mnist", {**VARIATIONAL, "beta": beta})
+    models["mnist-convolutional-variational"] = ("mnist", CONV_VARIATIONAL)
+    models["mnist-variational-code-size-2"] = (
+        "mnist", {**CODE_SIZE_SWEEP, "kind": "vae", "code_size": 2})
     return models
 
 
 def shipped_samplers() -> dict[str, tuple[str, Any]]:
     """The samplers that genlab ships fitted (see `genlab.pretrained`), by file stem: (the shipped
     model, by stem, on whose training codes it is fitted; the unfitted sampler): the flows of
-    ``LINEUP`` and of ``ladder``.
+    ``LINEUP`` and of ``ladder``, and the ``mixtures``.
 
-    The flows only: the slowest fits (most of a chapter's minute), and the ones whose training
-    another machine would move.
+    The slowest fits only (a flow's training another machine would also move), so that every
+    chapter runs in minutes.
     """
     models = shipped_models()
     shipped = {_stem(stem, name): (stem, clone(sampler))
@@ -176,6 +246,11 @@ def shipped_samplers() -> dict[str, tuple[str, Any]]:
     # its ladder that another machine would move (its bandwidth does not change the flow).
     shipped[_stem("mnist", "fully connected", "flow")] = (
         _stem("mnist", "fully connected"), clone(ladder()["flow"]))
+    # The mixtures it compares on validation codes, and the variational chapter's second stage
+    # on the VAE's codes: minutes of fitting for the largest.
+    for model in ("fully connected", "variational"):
+        for k, sampler in zip(MIXTURE_COMPONENTS, mixtures().values()):
+            shipped[_stem("mnist", model, f"mixture-{k}")] = (_stem("mnist", model), sampler)
     return shipped
 
 

@@ -31,7 +31,7 @@ from sklearn.neighbors import NearestNeighbors
 from threadpoolctl import threadpool_limits
 
 import genlab
-from genlab.data import check_images
+from genlab.data import check_images, check_number
 
 FEATURES_LAYER = "features"
 # A generated image is a "near copy" when it lies closer to its nearest training image than
@@ -891,3 +891,26 @@ def _cell_distances(x: np.ndarray, cells: np.ndarray,
         mine = cells == cell
         out[mine] = indexes[int(cell)].kneighbors(x[mine])[0][:, 0]
     return out
+
+
+# ----------------------------------------------------------------------------- VAE codes
+def kl_per_dimension(mean: np.ndarray, log_var: np.ndarray) -> np.ndarray:
+    """Each code dimension's KL divergence from N(0, 1) in nats, averaged over images, shape
+    (code_size,), from a VAE encoder's means and log-variances; its sum is training's ``kl``."""
+    mean = _check_features(mean, "mean", min_rows=1)
+    log_var = _check_features(log_var, "log_var", min_rows=1)
+    if log_var.shape != mean.shape:
+        raise ValueError(f"log_var: expected the shape of mean, {mean.shape}, got {log_var.shape}; "
+                         "pass both outputs of the encoder for the same images")
+    return (0.5 * (np.square(mean) + np.exp(log_var) - 1.0 - log_var)).mean(axis=0)
+
+
+def active_dimensions(kl: np.ndarray, threshold: float = 0.01) -> int:
+    """The "active units": code dimensions whose average KL (``kl_per_dimension``) exceeds
+    ``threshold`` nats. Burda et al. (2016) use a variance of the mean code above 0.01 instead."""
+    kl = np.asarray(kl)
+    if kl.ndim != 1 or not np.issubdtype(kl.dtype, np.number) or not np.all(np.isfinite(kl)):
+        raise ValueError(f"kl: expected a 1-D array of finite numbers, one per code dimension, got "
+                         f"shape {kl.shape}, dtype {kl.dtype}; pass kl_per_dimension's result")
+    threshold = check_number(threshold, "threshold", zero_allowed=True, hint=" (nats), e.g. 0.01")
+    return int(np.count_nonzero(kl > threshold))

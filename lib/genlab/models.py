@@ -1,12 +1,14 @@
-"""The book's models: dense, variational and convolutional autoencoders, and an evaluation CNN.
+"""The book's models: dense and convolutional autoencoders, plain and variational, and an
+evaluation CNN.
 
 Each autoencoder is a model named ``autoencoder`` made of two sub-models, ``encoder`` (image to
-code) and ``decoder`` (code to image), so either half can be used alone. The variational one's
+code) and ``decoder`` (code to image), so either half can be used alone. A variational one's
 ``encoder`` gives two outputs, the mean code and its log-variance, from one pass.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -21,7 +23,8 @@ import genlab
 tf.get_logger().setLevel("ERROR")
 
 __all__ = ["MODELS", "ModelKind", "register", "dense_autoencoder", "variational_autoencoder",
-           "Sampling", "conv_autoencoder", "classifier"]
+           "Sampling", "reconstruction", "conv_autoencoder", "conv_variational_autoencoder",
+           "classifier"]
 
 
 def dense_autoencoder(
@@ -31,19 +34,17 @@ def dense_autoencoder(
 ) -> keras.Model:
     """Fully connected autoencoder: image -> hidden layers -> code -> mirrored layers -> image."""
     _check_code_size(code_size)
-    image, x = _dense_trunk(image_shape, hidden)
-    # A linear code: nothing bounds or squashes it, which is what makes "sampling" it hard.
-    code = layers.Dense(code_size, name="code")(x)
-    encoder = keras.Model(image, code, name="encoder")
-    return _join(encoder, _dense_decoder(image_shape, code_size, hidden), image_shape)
+    return _autoencoder(_dense_trunk(image_shape, hidden), code_size,
+                        lambda: _dense_decoder(image_shape, code_size, hidden))
 
 
 @keras.saving.register_keras_serializable(package="genlab")
 class Sampling(layers.Layer):
     """Draws z = mean + exp(log_var / 2) * noise and adds the KL divergence to N(0, I) as a loss.
 
-    ``kl_weight`` scales the per-image KL (summed over code dimensions, averaged over the batch).
-    Outside training it returns the mean, so evaluation and reconstructions are deterministic.
+    ``kl_weight`` scales the per-image KL (summed over code dimensions, averaged over the batch);
+    the metric ``kl`` tracks it unweighted, in nats per image. Outside training it returns the
+    mean, so evaluation and reconstructions are deterministic.
     """
 
     def __init__(self, kl_weight: float = 1.0, seed: int = 0, **kwargs) -> None:
@@ -52,11 +53,16 @@ class Sampling(layers.Layer):
         self.seed = int(seed)
         # A layer-owned seed generator: the draws repeat run to run, and the layer serialises.
         self.seed_generator = keras.random.SeedGenerator(genlab.seed(self.seed))
+        # A metric the layer owns: Keras 3's Model.metrics gathers its sublayers' metrics, so
+        # fit's history gets ``kl`` and ``val_kl`` (add_metric, which did this in Keras 2, is
+        # gone). Its variables are not weights: the architecture and the weights stay the same.
+        self.kl_tracker = keras.metrics.Mean(name="kl")
 
     def call(self, inputs, training=None):
         mean, log_var = inputs
         kl = -0.5 * ops.sum(1.0 + log_var - ops.square(mean) - ops.exp(log_var), axis=-1)
         self.add_loss(self.kl_weight * ops.mean(kl))
+        self.kl_tracker.update_state(kl)
         if not training:
             return mean
         noise = keras.random.normal(ops.shape(mean), seed=self.seed_generator)
@@ -81,19 +87,10 @@ def variational_autoencoder(
     negative ELBO per pixel.
     """
     _check_code_size(code_size)
-    if not (isinstance(beta, (int, float)) and not isinstance(beta, bool) and beta >= 0):
-        raise ValueError(f"beta: expected a number >= 0 (the weight of the KL term), got "
-                         f"{beta!r}; pass beta=1.0 for the standard VAE.")
-    image, x = _dense_trunk(image_shape, hidden)
-    mean = layers.Dense(code_size, name="code_mean")(x)
-    log_var = layers.Dense(code_size, name="code_log_var")(x)
-    encoder = keras.Model(image, [mean, log_var], name="encoder")
-    decoder = _dense_decoder(image_shape, code_size, hidden)
-
-    pixels = image_shape[0] * image_shape[1] * image_shape[2]
-    image_in = keras.Input(image_shape, name="image")
-    code = Sampling(kl_weight=beta / pixels, seed=seed, name="sampling")(encoder(image_in))
-    return keras.Model(image_in, decoder(code), name="autoencoder")
+    _check_beta(beta)
+    return _autoencoder(_dense_trunk(image_shape, hidden), code_size,
+                        lambda: _dense_decoder(image_shape, code_size, hidden), beta=beta,
+                        seed=seed)
 
 
 def conv_autoencoder(
@@ -103,32 +100,33 @@ def conv_autoencoder(
 ) -> keras.Model:
     """Convolutional autoencoder: stride-2 convolutions down to a code, transposed ones back up."""
     _check_code_size(code_size)
-    height, width, channels = image_shape
-    scale = 2 ** len(filters)
-    if height % scale or width % scale:
-        raise ValueError(
-            f"image_shape: expected height and width divisible by {scale} for {len(filters)} "
-            f"stride-2 layers, got {image_shape}; use fewer filters or pad the images."
-        )
+    _check_halvable(image_shape, filters)
+    return _autoencoder(_conv_trunk(image_shape, filters), code_size,
+                        lambda: _conv_decoder(image_shape, code_size, filters))
 
-    image, x = _conv_trunk(image_shape, filters)
-    code = layers.Dense(code_size, name="code")(x)
-    encoder = keras.Model(image, code, name="encoder")
 
-    code_in = keras.Input((code_size,), name="code")
-    grid = (height // scale, width // scale, filters[-1])
-    x = layers.Dense(grid[0] * grid[1] * grid[2], activation="relu", name="dense")(code_in)
-    x = layers.Reshape(grid, name="grid")(x)
-    # The encoder mirrored, its last transposed convolution giving the pixels: a further
-    # full-resolution convolution after it would cost four times the rest of the model on a CPU.
-    for i, n in enumerate(reversed(filters[:-1])):
-        x = layers.Conv2DTranspose(n, 3, strides=2, padding="same", activation="relu",
-                                   name=f"deconv_{i}")(x)
-    decoded = layers.Conv2DTranspose(channels, 3, strides=2, padding="same", activation="sigmoid",
-                                     name="pixels")(x)
-    decoder = keras.Model(code_in, decoded, name="decoder")
+def conv_variational_autoencoder(
+    image_shape: tuple[int, int, int] = (28, 28, 1),
+    code_size: int = 32,
+    filters: tuple[int, ...] = (32, 64),
+    beta: float = 1.0,
+    seed: int = 0,
+) -> keras.Model:
+    """The convolutional autoencoder made variational, as ``variational_autoencoder`` makes the
+    fully connected one: ``encoder`` gives ``[mean, log_var]``, the KL term is per pixel."""
+    _check_code_size(code_size)
+    _check_beta(beta)
+    _check_halvable(image_shape, filters)
+    return _autoencoder(_conv_trunk(image_shape, filters), code_size,
+                        lambda: _conv_decoder(image_shape, code_size, filters), beta=beta,
+                        seed=seed)
 
-    return _join(encoder, decoder, image_shape)
+
+def reconstruction(images, decoded):
+    """A VAE's reconstruction term: binary cross-entropy summed over each image's pixels, in nats
+    (with ``beta=1``, ``reconstruction + kl`` is the negative ELBO per image)."""
+    per_pixel = ops.binary_crossentropy(images, decoded)
+    return ops.sum(ops.reshape(per_pixel, (ops.shape(per_pixel)[0], -1)), axis=-1)
 
 
 def classifier(image_shape: tuple[int, int, int] = (28, 28, 1),
@@ -151,13 +149,17 @@ class ModelKind:
     target: str
     """What the model learns to output: ``"images"`` (its input) or ``"labels"``."""
     loss: str
-    metrics: tuple[str, ...]
+    metrics: tuple[str | Callable, ...]
+    """Keras metric names, or metric functions (y_true, y_pred) -> one value per image."""
 
 
 MODELS: dict[str, ModelKind] = {
     "dense": ModelKind(dense_autoencoder, "images", "binary_crossentropy", ("mse",)),
-    "vae": ModelKind(variational_autoencoder, "images", "binary_crossentropy", ("mse",)),
+    "vae": ModelKind(variational_autoencoder, "images", "binary_crossentropy",
+                     ("mse", reconstruction)),
     "conv": ModelKind(conv_autoencoder, "images", "binary_crossentropy", ("mse",)),
+    "conv_vae": ModelKind(conv_variational_autoencoder, "images", "binary_crossentropy",
+                          ("mse", reconstruction)),
     "classifier": ModelKind(classifier, "labels", "sparse_categorical_crossentropy", ("accuracy",)),
 }
 
@@ -229,9 +231,62 @@ def _dense_decoder(image_shape, code_size: int, hidden) -> keras.Model:
     return keras.Model(code_in, layers.Reshape(image_shape, name="image")(x), name="decoder")
 
 
-def _join(encoder: keras.Model, decoder: keras.Model, image_shape) -> keras.Model:
-    image = keras.Input(image_shape, name="image")
-    return keras.Model(image, decoder(encoder(image)), name="autoencoder")
+def _conv_decoder(image_shape, code_size: int, filters) -> keras.Model:
+    """Code -> a Dense layer onto the encoder's last grid -> transposed convolutions, each
+    doubling the size -> pixels, as a model named ``decoder``."""
+    height, width, channels = image_shape
+    scale = 2 ** len(filters)
+    code_in = keras.Input((code_size,), name="code")
+    grid = (height // scale, width // scale, filters[-1])
+    x = layers.Dense(grid[0] * grid[1] * grid[2], activation="relu", name="dense")(code_in)
+    x = layers.Reshape(grid, name="grid")(x)
+    # The encoder mirrored, its last transposed convolution giving the pixels: a further
+    # full-resolution convolution after it would cost four times the rest of the model on a CPU.
+    for i, n in enumerate(reversed(filters[:-1])):
+        x = layers.Conv2DTranspose(n, 3, strides=2, padding="same", activation="relu",
+                                   name=f"deconv_{i}")(x)
+    decoded = layers.Conv2DTranspose(channels, 3, strides=2, padding="same", activation="sigmoid",
+                                     name="pixels")(x)
+    return keras.Model(code_in, decoded, name="decoder")
+
+
+def _autoencoder(trunk: tuple, code_size: int, build_decoder: Callable[[], keras.Model], *,
+                 beta: float | None = None, seed: int = 0) -> keras.Model:
+    """An autoencoder on ``trunk`` (the encoder's input and features): one ``code`` head, or,
+    given ``beta``, a VAE's ``code_mean`` and ``code_log_var`` heads with ``Sampling`` after."""
+    image, x = trunk
+    if beta is None:
+        # A linear code: nothing bounds or squashes it, which is what makes "sampling" it hard.
+        heads = layers.Dense(code_size, name="code")(x)
+    else:
+        heads = [layers.Dense(code_size, name="code_mean")(x),
+                 layers.Dense(code_size, name="code_log_var")(x)]
+    encoder = keras.Model(image, heads, name="encoder")
+    # Built only now: each layer draws its initial weights when it is made, so the decoder made
+    # after the heads keeps the weights (and the shipped ones' settings) of the models as they were.
+    decoder = build_decoder()
+    image_in = keras.Input(image.shape[1:], name="image")
+    code = encoder(image_in)
+    if beta is not None:
+        # The KL per pixel, as the compiled loss is a per-pixel mean.
+        code = Sampling(kl_weight=beta / math.prod(image.shape[1:]), seed=seed,
+                        name="sampling")(code)
+    return keras.Model(image_in, decoder(code), name="autoencoder")
+
+
+def _check_beta(beta: float) -> None:
+    if not (isinstance(beta, (int, float)) and not isinstance(beta, bool) and beta >= 0):
+        raise ValueError(f"beta: expected a number >= 0 (the weight of the KL term), got "
+                         f"{beta!r}; pass beta=1.0 for the standard VAE.")
+
+
+def _check_halvable(image_shape, filters) -> None:
+    scale = 2 ** len(filters)
+    if image_shape[0] % scale or image_shape[1] % scale:
+        raise ValueError(
+            f"image_shape: expected height and width divisible by {scale} for {len(filters)} "
+            f"stride-2 layers, got {image_shape}; use fewer filters or pad the images."
+        )
 
 
 def _check_code_size(code_size: int) -> None:

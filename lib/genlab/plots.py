@@ -10,14 +10,15 @@ from typing import TYPE_CHECKING
 import matplotlib.pyplot as plt
 import numpy as np
 import seaborn as sns
+from scipy import stats
 
 if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = ["use_book_style", "image_grid", "class_examples", "training_curves", "compare_rows",
            "distributions", "scoreboard", "class_shares", "correlation_matrix", "marginals",
-           "codes_by_class", "decoded_plane", "metric_lines", "along_path", "walk_animation",
-           "dataset_comparison"]
+           "codes_by_class", "decoded_plane", "prior_grid", "metric_lines", "along_path",
+           "walk_animation", "dataset_comparison"]
 
 
 def use_book_style() -> None:
@@ -315,25 +316,58 @@ def decoded_plane(
         raise ValueError(f"low, high: expected two corners of a 2-D box with high > low, got "
                          f"{low.tolist()} and {high.tolist()}; pass codes.min(0), codes.max(0) "
                          "of 2-number codes")
-    # Top row of the tiled picture = largest second coordinate, as on a scatter plot.
-    xs = np.linspace(low[0], high[0], steps)
-    ys = np.linspace(high[1], low[1], steps)
-    grid = np.stack(np.meshgrid(xs, ys), axis=-1).reshape(-1, 2).astype(np.float32)
-    images = np.asarray(decode(grid))
-    n, h, w, c = images.shape
-    canvas = (images.reshape(steps, steps, h, w, c).transpose(0, 2, 1, 3, 4)
-              .reshape(steps * h, steps * w, c))
+    canvas = _decoded_tiles(decode, np.linspace(low[0], high[0], steps),
+                            np.linspace(low[1], high[1], steps))
     if ax is None:
         _, ax = plt.subplots(figsize=(5, 5))
     # Each tile is centred on its code: the picture extends half a step beyond the box.
     half = (high - low) / (steps - 1) / 2
-    ax.imshow(canvas.squeeze(-1) if c == 1 else canvas, cmap="gray_r" if c == 1 else None,
-              vmin=0, vmax=1, extent=(low[0] - half[0], high[0] + half[0],
-                                      low[1] - half[1], high[1] + half[1]),
-              aspect="auto", interpolation="nearest")
-    ax.grid(False)
+    _show_canvas(ax, canvas, extent=(low[0] - half[0], high[0] + half[0],
+                                     low[1] - half[1], high[1] + half[1]))
     ax.set(xlabel="code dimension 0", ylabel="code dimension 1")
     return ax
+
+
+def prior_grid(
+    decode: Callable[[np.ndarray], np.ndarray],
+    steps: int = 15,
+    *,
+    ax: plt.Axes | None = None,
+) -> plt.Axes:
+    """Decode 2-number codes at the standard normal's quantiles (probabilities 0.05 to 0.95 in
+    each dimension) and tile them evenly: a VAE's prior, each tile holding equal probability."""
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 2:
+        raise ValueError(f"steps: expected an int >= 2 (tiles per side), got {steps!r}; "
+                         "pass e.g. steps=15")
+    levels = np.linspace(0.05, 0.95, steps)
+    values = stats.norm.ppf(levels)
+    canvas = _decoded_tiles(decode, values, values)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 5))
+    _show_canvas(ax, canvas, extent=(0, steps, 0, steps))
+    # Ticks at every other tile's centre, labelled with the code value there.
+    ticks = np.arange(0, steps, 2)
+    ax.set_xticks(ticks + 0.5, [f"{values[i]:.1f}" for i in ticks])
+    ax.set_yticks(ticks + 0.5, [f"{values[i]:.1f}" for i in ticks])
+    ax.set(xlabel="code dimension 0 (prior quantiles)", ylabel="code dimension 1 (prior quantiles)")
+    return ax
+
+
+def _decoded_tiles(decode: Callable[[np.ndarray], np.ndarray], xs: np.ndarray,
+                   ys: np.ndarray) -> np.ndarray:
+    """One picture of the images decoded at every (x, y) of the grid, largest y on top."""
+    grid = np.stack(np.meshgrid(xs, ys[::-1]), axis=-1).reshape(-1, 2).astype(np.float32)
+    images = np.asarray(decode(grid))
+    n, h, w, c = images.shape
+    return (images.reshape(len(ys), len(xs), h, w, c).transpose(0, 2, 1, 3, 4)
+            .reshape(len(ys) * h, len(xs) * w, c))
+
+
+def _show_canvas(ax: plt.Axes, canvas: np.ndarray, extent: tuple) -> None:
+    grey = canvas.shape[-1] == 1
+    ax.imshow(canvas.squeeze(-1) if grey else canvas, cmap="gray_r" if grey else None,
+              vmin=0, vmax=1, extent=extent, aspect="auto", interpolation="nearest")
+    ax.grid(False)
 
 
 def metric_lines(

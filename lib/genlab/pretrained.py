@@ -6,12 +6,12 @@ digits of every sum, and training amplifies them. So the book trains its models
 ``genlab/weights``) with a manifest of the settings and data they were trained on and a SHA-256
 checksum per file. ``genlab.training.train`` loads them when asked
 for exactly those settings on exactly that data; anything else is trained (and cached) as usual.
-The same holds for the normalizing flows that ``genlab.pipeline.run`` fits on those models' codes
-(``genlab.book.shipped_samplers()``): ``load_sampler`` gives a flow its shipped fit (float64, as
-trained) only on the very model weights it was fitted with.
+The same holds for the slowest samplers fitted on those models' codes, the normalizing flows and
+the large Gaussian mixtures (``genlab.book.shipped_samplers()``): ``load_sampler`` gives one its
+shipped fit (float64, as fitted) only on the very model weights it was fitted with.
 
-Retrain and ship them all again after changing a model, a flow or their training (about 17
-minutes on two CPU cores)::
+Retrain and ship them all again after changing a model, a sampler or their training (about 50
+minutes on two CPU cores; name some to ship only those)::
 
     python -m genlab.pretrained
 """

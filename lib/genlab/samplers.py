@@ -21,6 +21,7 @@ import warnings
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 from sklearn import covariance as sk_covariance
 from sklearn import mixture as sk_mixture
@@ -45,6 +46,7 @@ __all__ = [
     "ClassConditional",
     "SAMPLERS",
     "fit_each",
+    "heldout_log_likelihood",
     "describe",
     "copy_safe_bandwidth",
 ]
@@ -267,59 +269,67 @@ def _full_covariances(model: sk_mixture.GaussianMixture) -> np.ndarray:
 
 
 class GaussianMixture(_CodeSampler):
-    """scikit-learn Gaussian mixture, its number of components (1..max_components) chosen by BIC.
+    """scikit-learn Gaussian mixture: ``n_components`` of them, or, if None, their number
+    (1..max_components) chosen by BIC.
 
     BIC is computed for each candidate on a fixed-seed subsample of at most ``bic_sample_size``
     codes (for speed); the winner is then refitted on all codes, started from its subsample fit.
+    The fit is kept as arrays (``weights_``, ``means_``, full ``covariances_``), so genlab can
+    ship it; ``mixture_`` is scikit-learn's model with those parameters.
     """
 
     def __init__(self, max_components: int = 10, covariance_type: str = "full",
                  bic_sample_size: int | None = 10_000, reg_covar: float = 1e-6,
-                 max_iter: int = 200, random_state: int = 0) -> None:
+                 max_iter: int = 200, n_components: int | None = None,
+                 random_state: int = 0) -> None:
         self.max_components = max_components
         self.covariance_type = covariance_type
         self.bic_sample_size = bic_sample_size
         self.reg_covar = reg_covar
         self.max_iter = max_iter
+        self.n_components = n_components
         self.random_state = random_state
 
     def fit(self, codes: Any, labels: Any = None) -> GaussianMixture:
-        """Choose ``n_components_`` by BIC (all values in ``bic_``), then fit ``mixture_``.
-
-        ``converged_`` says whether EM converged for the final mixture within ``max_iter``.
-        """
-        max_k = _check_positive_int(self.max_components, "max_components")
+        """Fit ``n_components`` on all codes, or choose their number by BIC (all values in
+        ``bic_``) first; ``converged_`` says whether EM converged within ``max_iter``."""
         check_number(self.reg_covar, "reg_covar", zero_allowed=True, hint=", e.g. 1e-6")
         _check_positive_int(self.max_iter, "max_iter")
         if self.covariance_type not in ("full", "tied", "diag", "spherical"):
             raise ValueError("covariance_type: expected 'full', 'tied', 'diag' or 'spherical', "
                              f"got {self.covariance_type!r}")
-        if self.bic_sample_size is not None:
-            _check_positive_int(self.bic_sample_size, "bic_sample_size", _MIN_ROWS)
         x = _as_codes(codes, min_rows=_MIN_ROWS)
-        sub = _subsample(x, self.bic_sample_size,
-                         _check_seed(self.random_state, "random_state"))
-        candidates = range(1, min(max_k, sub.shape[0]) + 1)
-        fits: dict[int, sk_mixture.GaussianMixture] = {}
+        seed = _check_seed(self.random_state, "random_state")
         bic: dict[int, float] = {}
         # A warning in a notebook cell breaks the book's output checks; converged_ tells instead.
         with _one_blas_thread(), warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            for k in candidates:
-                fits[k] = self._mixture(k).fit(sub)
-                bic[k] = float(fits[k].bic(sub))
-            best_k = min(bic, key=bic.get)
-            best = fits[best_k]
-            if sub is x:
-                mixture = best
+            if self.n_components is not None:
+                best_k = _check_positive_int(self.n_components, "n_components")
+                if best_k > x.shape[0]:
+                    raise ValueError(f"n_components: expected at most one per code "
+                                     f"({x.shape[0]}), got {best_k}; pass fewer components")
+                mixture = self._mixture(best_k).fit(x)
             else:
-                mixture = self._mixture(best_k, weights_init=best.weights_,
-                                        means_init=best.means_,
-                                        precisions_init=best.precisions_).fit(x)
+                max_k = _check_positive_int(self.max_components, "max_components")
+                if self.bic_sample_size is not None:
+                    _check_positive_int(self.bic_sample_size, "bic_sample_size", _MIN_ROWS)
+                sub = _subsample(x, self.bic_sample_size, seed)
+                fits = {}
+                for k in range(1, min(max_k, sub.shape[0]) + 1):
+                    fits[k] = self._mixture(k).fit(sub)
+                    bic[k] = float(fits[k].bic(sub))
+                best_k = min(bic, key=bic.get)
+                best = fits[best_k]
+                mixture = best if sub is x else self._mixture(
+                    best_k, weights_init=best.weights_, means_init=best.means_,
+                    precisions_init=best.precisions_).fit(x)
         self.bic_ = bic
         self.converged_ = bool(mixture.converged_)
         self.n_components_ = best_k
-        self.mixture_ = mixture
+        self.weights_ = mixture.weights_ / mixture.weights_.sum()
+        self.means_ = mixture.means_
+        self.covariances_ = np.array(_full_covariances(mixture))
         self.code_size_ = x.shape[1]
         return self
 
@@ -328,18 +338,33 @@ class GaussianMixture(_CodeSampler):
             n_components=k, covariance_type=self.covariance_type, reg_covar=self.reg_covar,
             max_iter=self.max_iter, random_state=genlab.seed(self.random_state), **init)
 
+    @property
+    def mixture_(self) -> sk_mixture.GaussianMixture:
+        """scikit-learn's mixture with the fitted parameters (full covariances)."""
+        self._check_fitted()
+        model = sk_mixture.GaussianMixture(self.n_components_, covariance_type="full")
+        # The parameters scikit-learn's own fit would leave, so its methods work unchanged.
+        model.weights_, model.means_, model.covariances_ = (self.weights_, self.means_,
+                                                            self.covariances_)
+        chol = np.linalg.cholesky(self.covariances_)
+        eye = np.broadcast_to(np.eye(self.code_size_), self.covariances_.shape)
+        model.precisions_cholesky_ = np.swapaxes(np.linalg.solve(chol, eye), 1, 2)
+        model.precisions_ = model.precisions_cholesky_ @ np.swapaxes(model.precisions_cholesky_,
+                                                                     1, 2)
+        model.converged_, model.n_features_in_ = self.converged_, self.code_size_
+        return model
+
     def _sample(self, n: int, seed: int) -> np.ndarray:
         # Drawn here rather than with mixture_.sample(): that one returns the codes grouped by
         # component and takes a RandomState; this keeps a random order and the seed convention.
         rng = np.random.default_rng(seed)
-        m = self.mixture_
-        component = rng.choice(m.n_components, size=n, p=m.weights_ / m.weights_.sum())
-        chol = np.linalg.cholesky(_full_covariances(m))
+        component = rng.choice(self.n_components_, size=n, p=self.weights_)
+        chol = np.linalg.cholesky(self.covariances_)
         out = np.empty((n, self.code_size_))
-        for k in range(m.n_components):
+        for k in range(self.n_components_):
             rows = np.flatnonzero(component == k)
             noise = rng.standard_normal((rows.size, self.code_size_))
-            out[rows] = m.means_[k] + noise @ chol[k].T
+            out[rows] = self.means_[k] + noise @ chol[k].T
         return out
 
     def score_samples(self, codes: Any) -> np.ndarray:
@@ -723,6 +748,24 @@ def fit_each(samplers: dict[str, Any], codes: Any, labels: Any = None, *,
         else:
             seconds[name] = _cached_fit(sampler, x, labels, *digests)
     return seconds
+
+
+def heldout_log_likelihood(samplers: dict[str, Any], heldout_codes: Any) -> pd.Series:
+    """The average log-density of held-out codes under each fitted sampler, by name: the choice
+    between densities made on data they were not fitted on (the highest wins)."""
+    if not isinstance(samplers, dict) or not samplers:
+        raise ValueError("samplers: expected a non-empty dict of name -> fitted sampler, got "
+                         f"{type(samplers).__name__}; pass e.g. book.mixtures() after fitting")
+    for name, sampler in samplers.items():
+        if not hasattr(sampler, "score_samples"):
+            raise ValueError(f"samplers[{name!r}]: expected a sampler with a density "
+                             f"(score_samples), got {type(sampler).__name__}; the uniform box "
+                             "and independent marginals have none")
+    sizes = {getattr(sampler, "code_size_", None) for sampler in samplers.values()}
+    x = _as_codes(heldout_codes, "heldout_codes",
+                  code_size=sizes.pop() if len(sizes) == 1 else None)
+    return pd.Series({name: float(np.mean(sampler.score_samples(x)))
+                      for name, sampler in samplers.items()}, name="held-out log-likelihood")
 
 
 def _timed_fit(sampler: Any, x: np.ndarray, labels: Any) -> float:

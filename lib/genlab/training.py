@@ -75,6 +75,22 @@ class TrainedModel:
         thread count adds in another order, which moves only float64's last digits, so the codes
         and what is fitted on them (a flow's training amplifies the smallest difference) repeat.
         """
+        return self._encoder_outputs(images, batch_size)[0]
+
+    def code_distribution(self, images: np.ndarray,
+                          batch_size: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+        """A variational model's means and log-variances (n, code_size) of images' codes, float32,
+        computed and cached as ``encode`` computes and caches its codes (the means)."""
+        if len(self.encoder.outputs) != 2:
+            raise AttributeError(
+                f"a {self.kind} model has no code distribution: its encoder gives one code per "
+                "image, and only variational autoencoders ('vae', 'conv_vae') give a mean and a "
+                "log-variance; use encode for this model's codes.")
+        mean, log_var = self._encoder_outputs(images, batch_size)
+        return mean, log_var
+
+    def _encoder_outputs(self, images: np.ndarray, batch_size: int) -> np.ndarray:
+        """The encoder's outputs stacked, (outputs, n, code_size): ``encode``'s way, cached."""
         images = check_images(images, image_shape=tuple(self.model.input.shape[1:]))
         if len(images) < CACHED_CODES:
             return self._encode(images, batch_size)
@@ -89,11 +105,11 @@ class TrainedModel:
         return codes
 
     def _encode(self, images: np.ndarray, batch_size: int) -> np.ndarray:
-        codes = self._encoder64.predict(images.astype(np.float64), batch_size=batch_size,
-                                        verbose=0)
-        # A variational encoder gives [mean, log-variance]: its code is the mean.
-        codes = codes[0] if isinstance(codes, (list, tuple)) else codes
-        return codes.astype(np.float32)
+        outputs = self._encoder64.predict(images.astype(np.float64), batch_size=batch_size,
+                                          verbose=0)
+        # A variational encoder gives [mean, log-variance]; a plain one, its codes alone.
+        return np.stack(outputs if isinstance(outputs, (list, tuple)) else [outputs]
+                        ).astype(np.float32)
 
     @functools.cached_property
     def _encoder64(self) -> keras.Model:
