@@ -108,6 +108,10 @@ def test_mixtures_and_the_variational_chapters_models_are_shipped():
     for model in ("fully-connected", "variational"):
         for k in book.MIXTURE_COMPONENTS:
             assert shipped[f"mnist-{model}-mixture-{k}"][0] == f"mnist-{model}"
+    conv_model, conv_mixture = shipped[
+        f"mnist-convolutional-variational-mixture-{book.CONV_VAE_MIXTURE}"]
+    assert conv_model == "mnist-convolutional-variational"
+    assert (conv_mixture.n_components, conv_mixture.random_state) == (book.CONV_VAE_MIXTURE, 0)
     models = book.shipped_models()
     assert [models[f"mnist-variational-beta-{b:g}"][1]["beta"] for b in book.BETAS if b != 1] == \
         [b for b in book.BETAS if b != 1]

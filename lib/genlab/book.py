@@ -72,6 +72,11 @@ LINEUP: dict[str, dict[str, Any]] = {
 MIXTURE_COMPONENTS = (25, 50, 100, 200)
 
 
+# The variational chapter's exercise: the convolutional VAE's second stage, of a size fixed (not
+# chosen on validation codes) to keep the exercise quick.
+CONV_VAE_MIXTURE = 25
+
+
 def mixtures(random_state: int = 0) -> dict[str, GaussianMixture]:
     """Gaussian mixtures of each of ``MIXTURE_COMPONENTS`` components, unfitted, by name."""
     return {f"Gaussian mixture ({k})": GaussianMixture(n_components=k, random_state=random_state)
@@ -251,6 +256,10 @@ def shipped_samplers() -> dict[str, tuple[str, Any]]:
     for model in ("fully connected", "variational"):
         for k, sampler in zip(MIXTURE_COMPONENTS, mixtures().values()):
             shipped[_stem("mnist", model, f"mixture-{k}")] = (_stem("mnist", model), sampler)
+    # Its exercise's second stage on the convolutional VAE's codes, its size fixed.
+    shipped[_stem("mnist", "convolutional variational", f"mixture-{CONV_VAE_MIXTURE}")] = (
+        _stem("mnist", "convolutional variational"),
+        GaussianMixture(n_components=CONV_VAE_MIXTURE, random_state=0))
     return shipped
 
 
