@@ -12,6 +12,7 @@ from genlab.interpolation import (
     crossfade,
     density_path,
     evaluate_paths,
+    even_in_pixels,
     graph_path,
     linear,
     path_table,
@@ -58,7 +59,15 @@ METHODS = {
     "density_path": lambda a, b, steps, **kw: density_path(
         a, b, steps, log_prob=lambda x: -0.5 * np.sum(x**2, axis=1), iterations=20
     ),
+    "graph_path, even in pixels": lambda a, b, steps, **kw: graph_path(
+        a, b, kw["codes"], steps, n_neighbors=8, decode=_cubed
+    ),
 }
+
+
+def _cubed(codes: np.ndarray) -> np.ndarray:
+    """A toy decoder whose image changes unevenly along a straight line in code space."""
+    return (np.asarray(codes, dtype=np.float64) ** 3).reshape(len(codes), -1, 1, 1)
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -195,6 +204,40 @@ def test_density_path_bends_toward_density_and_stays_even():
         density_path(a, b, 5, log_prob=lambda x: np.zeros((len(x), 2)))
 
 
+def test_even_in_pixels_evens_out_the_decoded_steps():
+    a, b = np.array([-1.0, 0.0], np.float32), np.array([2.0, 1.0], np.float32)
+    path = even_in_pixels(np.stack([a, b]), 9, _cubed, resolution=400)
+    assert path.shape == (9, 2) and path.dtype == np.float32
+    np.testing.assert_array_equal(path[[0, -1]], np.stack([a, b]))
+    # Even steps in code space give uneven images (x**3), re-timed steps give even ones.
+    assert smoothness(_cubed(linear(a, b, 9))) > 1.5
+    assert smoothness(_cubed(path)) < 1.02
+    # The steps stay on the straight line between the ends.
+    off_line = (path - a) @ np.array([-(b - a)[1], (b - a)[0]])
+    np.testing.assert_allclose(off_line, 0.0, atol=1e-5)
+
+
+def test_even_in_pixels_follows_the_polyline_and_tolerates_a_constant_decoder():
+    corner = np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0]])
+    # Images that never change: steps fall back to even lengths along the polyline (whose
+    # corner is one of the 65 decoded points, so no step cuts it).
+    path = even_in_pixels(corner, 5, lambda z: np.ones((len(z), 3)), resolution=65)
+    np.testing.assert_allclose(path, [[0, 0], [0.5, 0], [1, 0], [1, 0.5], [1, 1]], atol=1e-6)
+
+
+def test_graph_path_in_pixels_makes_new_even_frames_between_the_nodes():
+    arc = _half_circle(20)
+    a, b = np.array([1.0, 0.02], np.float32), np.array([-1.0, 0.02], np.float32)
+    graph = NeighbourGraph(n_neighbors=3).fit(arc)
+    path = graph.path(a, b, steps=30, decode=_cubed)
+    inner = path[1:-1]
+    # More steps than nodes: new points, none repeated, none a fitted code.
+    assert len(np.unique(inner, axis=0)) == len(inner)
+    assert not any(np.any(np.all(arc == step, axis=1)) for step in inner)
+    np.testing.assert_allclose(np.linalg.norm(path, axis=1), 1.0, atol=0.02)
+    assert smoothness(_cubed(path)) < 1.1 < smoothness(_cubed(graph.path(a, b, steps=30)))
+
+
 def test_smoothness_is_worse_for_an_uneven_path():
     even = np.linspace(0.0, 1.0, 5)[:, None] * np.ones((1, 3))
     uneven = np.array([0.0, 0.1, 0.2, 0.3, 1.0])[:, None] * np.ones((1, 3))
@@ -239,6 +282,20 @@ def test_smoothness_is_worse_for_an_uneven_path():
         ),
         (lambda: Whitener().transform(np.zeros((2, 2))), r"Whitener is not fitted yet"),
         (lambda: smoothness(np.zeros(3)), r"frames: expected an array \(steps, \.\.\.\)"),
+        (lambda: even_in_pixels(np.zeros((1, 2)), 5, _cubed), r"points: expected at least 2"),
+        (lambda: even_in_pixels(np.eye(2), 5, "decoder"), r"decode: expected a callable"),
+        (
+            lambda: even_in_pixels(np.eye(2), 5, _cubed, resolution=4),
+            r"resolution: expected an int >= steps \(5\), got 4",
+        ),
+        (
+            lambda: even_in_pixels(np.eye(2), 5, lambda z: z[:3]),
+            r"decode: expected one image per code, 64 images, got shape \(3, 2\)",
+        ),
+        (
+            lambda: even_in_pixels(np.eye(2), 5, lambda z: z * np.nan),
+            r"decode: expected finite numbers",
+        ),
     ],
 )
 def test_bad_inputs_raise_clear_errors(call, match):

@@ -40,6 +40,7 @@ __all__ = [
     "NeighbourGraph",
     "graph_path",
     "density_path",
+    "even_in_pixels",
     "step_sizes",
     "smoothness",
     "walks",
@@ -358,19 +359,29 @@ class NeighbourGraph(BaseEstimator):
             node = int(pred[node])
         return np.array(nodes[::-1], dtype=np.intp)
 
-    def path(self, code_a: np.ndarray, code_b: np.ndarray, steps: int = 10) -> np.ndarray:
-        """`steps` codes along the shortest graph path: a, codes picked evenly by arc length, b.
+    def path(
+        self,
+        code_a: np.ndarray,
+        code_b: np.ndarray,
+        steps: int = 10,
+        *,
+        decode: Callable[[np.ndarray], np.ndarray] | None = None,
+    ) -> np.ndarray:
+        """`steps` codes along the shortest graph path from a to b. float32 (steps, code_size).
 
-        Each inner step is the path node whose arc-length position is nearest to an even
-        split; if the path has fewer nodes than inner steps, nodes repeat (no new points are
-        made). float32 (steps, code_size).
+        Without `decode`, each inner step is the path node whose arc-length position is nearest
+        to an even split, and nodes repeat when the path has fewer of them than inner steps (no
+        new points are made). With `decode` (e.g. ``model.decode``), the steps are new points on
+        the polyline a, nodes, b, placed by `even_in_pixels`: every step changes the image equally.
         """
         steps = _check_steps(steps)
         nodes = self.path_indices(code_a, code_b)
         a = _check_code(code_a, "code_a")
         b = _check_code(code_b, "code_b")
         points = np.vstack([a, self.codes_[nodes].astype(np.float64), b])
-        arc = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(points, axis=0), axis=1))])
+        if decode is not None:
+            return even_in_pixels(points, steps, decode)
+        arc = _arc_length(points)
         targets = np.linspace(0.0, arc[-1], steps)[1:-1]
         inner_arc = arc[1:-1]
         pick = np.abs(targets[:, None] - inner_arc[None, :]).argmin(axis=1)
@@ -387,8 +398,10 @@ def graph_path(
     *,
     n_neighbors: int = 10,
     power: float = 1.0,
+    decode: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> np.ndarray:
-    """One-off `NeighbourGraph(n_neighbors, power=power).fit(codes).path(code_a, code_b, steps)`.
+    """One-off ``NeighbourGraph(n_neighbors, power=power).fit(codes).path(code_a, code_b, steps,
+    decode=decode)``.
 
     Building the graph dominates; for many pairs fit a `NeighbourGraph` once and reuse it.
     """
@@ -397,20 +410,80 @@ def graph_path(
     _check_code(code_b, "code_b", size)
     _check_codes(codes, "codes", size)
     graph = NeighbourGraph(n_neighbors=n_neighbors, power=power).fit(codes)
-    return graph.path(code_a, code_b, steps)
+    return graph.path(code_a, code_b, steps, decode=decode)
 
 
 # ---------------------------------------------------------------------------- density path
 
 
-def _even_by_arc_length(path: np.ndarray) -> np.ndarray:
-    """Resample a polyline at evenly spaced arc lengths (same number of points, same ends)."""
-    arc = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(path, axis=0), axis=1))])
-    targets = np.linspace(0.0, arc[-1], len(path))
-    seg = np.clip(np.searchsorted(arc, targets, side="right") - 1, 0, len(path) - 2)
+def _arc_length(points: np.ndarray) -> np.ndarray:
+    """Cumulative length of the polyline through `points` (flattened), from 0 at the first."""
+    flat = points.reshape(len(points), -1)
+    return np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(flat, axis=0), axis=1))])
+
+
+def _along(points: np.ndarray, arc: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """The points at lengths `targets` along the polyline through `points` (lengths `arc`)."""
+    seg = np.clip(np.searchsorted(arc, targets, side="right") - 1, 0, len(points) - 2)
     length = arc[seg + 1] - arc[seg]
     frac = np.divide(targets - arc[seg], length, out=np.zeros_like(targets), where=length > 0)
-    return path[seg] + frac[:, None] * (path[seg + 1] - path[seg])
+    return points[seg] + frac[:, None] * (points[seg + 1] - points[seg])
+
+
+def _even_by_arc_length(path: np.ndarray) -> np.ndarray:
+    """Resample a polyline at evenly spaced arc lengths (same number of points, same ends)."""
+    arc = _arc_length(path)
+    return _along(path, arc, np.linspace(0.0, arc[-1], len(path)))
+
+
+def even_in_pixels(
+    points: np.ndarray,
+    steps: int,
+    decode: Callable[[np.ndarray], np.ndarray],
+    *,
+    resolution: int = 64,
+) -> np.ndarray:
+    """`steps` codes along the polyline through `points` (its first and last are the ends),
+    placed so that every step changes the decoded image by the same pixel distance.
+
+    The polyline is decoded at `resolution` evenly spaced codes in one call to `decode`, and the
+    image is taken to change linearly between them. float32 (steps, code_size).
+    """
+    steps = _check_steps(steps)
+    pts = _check_codes(points, "points")
+    if len(pts) < 2:
+        raise ValueError(
+            f"points: expected at least 2 codes (the two ends), got {len(pts)}; "
+            "pass e.g. np.stack([code_a, code_b])"
+        )
+    if not callable(decode):
+        raise ValueError(
+            f"decode: expected a callable codes (n, code_size) -> images (n, ...), got "
+            f"{type(decode).__name__}; pass e.g. decode=model.decode"
+        )
+    if (
+        isinstance(resolution, bool)
+        or not isinstance(resolution, (int, np.integer))
+        or resolution < steps
+    ):
+        raise ValueError(
+            f"resolution: expected an int >= steps ({steps}), got {resolution!r}; "
+            "use e.g. resolution=64"
+        )
+    arc = _arc_length(pts)
+    dense = _along(pts, arc, np.linspace(0.0, arc[-1], resolution))
+    images = np.asarray(decode(dense.astype(np.float32)))
+    if images.shape[:1] != (resolution,):
+        raise ValueError(
+            f"decode: expected one image per code, {resolution} images, got shape {images.shape}; "
+            "pass the decoder of the model whose codes these are"
+        )
+    pixel_arc = _arc_length(_finite_array(images, "decode", "check the decoder's output"))
+    # Images that never change: even steps in code space are as even as anything.
+    if pixel_arc[-1] == 0.0:
+        pixel_arc = np.linspace(0.0, 1.0, resolution)
+    path = _along(dense, pixel_arc, np.linspace(0.0, pixel_arc[-1], steps))
+    return _pin_ends(path, pts[0], pts[-1])
 
 
 def density_path(
