@@ -262,7 +262,8 @@ def whitened_slerp(
 
 
 class NeighbourGraph(BaseEstimator):
-    """k-nearest-neighbour graph over training codes, for shortest paths that only visit codes.
+    """k-nearest-neighbour graph over codes (training codes, or a sampler's), for shortest paths
+    through them: visiting only those codes, or, with `path`'s `decode`, passing between them.
 
     Edges join each code to its `n_neighbors` nearest codes (either direction), weighted by
     Euclidean distance raised to `power`. With power=1 the shortest path is the shortest in
