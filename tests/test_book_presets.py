@@ -145,6 +145,19 @@ def test_chosen_mixture_is_the_one_new_codes_like_best(tiny, monkeypatch):
     assert heldout.max() == pytest.approx(chosen.score_samples(codes).mean())
 
 
+def test_samples_graph_is_built_on_the_chosen_mixtures_draws(tiny, monkeypatch):
+    monkeypatch.setattr(book, "MIXTURE_COMPONENTS", (1, 2))
+    monkeypatch.setattr(book, "SAMPLES_GRAPH", dict(n_neighbors=8, power=2, draws=400))
+    model = training.train("dense", tiny, verbose=False, **SMALL)
+    graph = book.samples_graph(model, tiny, seed=3)
+    chosen, _ = book.chosen_mixture(model, tiny)
+    assert (graph.n_neighbors, graph.power) == (8, 2)
+    np.testing.assert_array_equal(graph.codes_, chosen.sample(400, seed=3).astype(np.float32))
+    a, b = model.encode(tiny.x_val[:2])
+    walk = graph.path(a, b, 6, decode=model.decode)
+    assert walk.shape == (6, 3) and np.allclose(walk[[0, -1]], [a, b], atol=1e-6)
+
+
 def test_the_variational_chapters_loaders_print_nothing_and_load_their_settings(tiny, monkeypatch,
                                                                                  capsys):
     monkeypatch.setattr(book, "VARIATIONAL", dict(kind="vae", **SMALL))

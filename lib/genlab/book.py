@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 from sklearn.base import clone
 
-from genlab import metrics, pretrained, samplers, training
+from genlab import interpolation, metrics, pretrained, samplers, training
 from genlab.data import Dataset, as_dataset
 from genlab.samplers import (
     ClassConditional,
@@ -27,7 +27,8 @@ from genlab.samplers import (
 
 __all__ = ["AUTOENCODERS", "VARIATIONAL", "CODE_SIZES", "CODE_SIZE_SWEEP", "CIFAR10_AUTOENCODERS",
            "CLASSIFIER_EPOCHS", "LINEUP", "MIXTURE_COMPONENTS", "BETAS", "CONV_VARIATIONAL",
-           "ladder", "mixtures", "chosen_mixture", "autoencoders", "vae", "conv_vae", "beta_sweep",
+           "SAMPLES_GRAPH", "ladder", "mixtures", "chosen_mixture", "samples_graph", "autoencoders",
+           "vae", "conv_vae", "beta_sweep",
            "two_number_codes", "code_size_sweep", "evaluator", "shipped_models", "shipped_samplers"]
 
 # The book's two autoencoders as the training chapter trains them; later chapters load these.
@@ -77,6 +78,11 @@ MIXTURE_COMPONENTS = (25, 50, 100, 200)
 CONV_VAE_MIXTURE = 25
 
 
+# The interpolation chapter's walk through new codes: a graph over codes drawn from the chosen
+# mixture, many short hops through dense regions (power 2).
+SAMPLES_GRAPH = dict(n_neighbors=10, power=2, draws=20_000)
+
+
 def mixtures(random_state: int = 0) -> dict[str, GaussianMixture]:
     """Gaussian mixtures of each of ``MIXTURE_COMPONENTS`` components, unfitted, by name."""
     return {f"Gaussian mixture ({k})": GaussianMixture(n_components=k, random_state=random_state)
@@ -93,6 +99,16 @@ def chosen_mixture(model: training.TrainedModel, dataset: str | Dataset = "mnist
     pretrained.fit_samplers(model, candidates, data)
     heldout = samplers.heldout_log_likelihood(candidates, model.encode(data.x_val))
     return candidates[heldout.idxmax()], heldout
+
+
+def samples_graph(model: training.TrainedModel, dataset: str | Dataset = "mnist", *,
+                  seed: int = 0) -> interpolation.NeighbourGraph:
+    """`interpolation.NeighbourGraph` with the ``SAMPLES_GRAPH`` settings over codes drawn from the
+    model's `chosen_mixture`: walk with ``.path(a, b, steps, decode=model.decode)``."""
+    settings = dict(SAMPLES_GRAPH)
+    draws = settings.pop("draws")
+    mixture, _ = chosen_mixture(model, dataset)
+    return interpolation.NeighbourGraph(**settings).fit(mixture.sample(draws, seed=seed))
 
 
 def ladder(copy_safe_bandwidth: float | None = None, random_state: int = 0, *,
