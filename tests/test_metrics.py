@@ -136,6 +136,31 @@ def test_noisy_training_copies_are_flagged_and_independent_sample_is_not():
     assert honest["nn_ratio"] == pytest.approx(1.0, abs=0.05)
 
 
+def test_large_nearest_neighbour_searches_are_cached_by_both_arrays(monkeypatch, private_cache):
+    from sklearn.neighbors import NearestNeighbors
+
+    from genlab import metrics
+
+    codes, reference = _normal(40, 3, 16), _normal(500, 3, 17)
+    exact = np.sqrt(((codes[:, None] - reference[None]) ** 2).sum(axis=2)).min(axis=1)
+    nearest_neighbour_distances(codes[:39], reference)  # below the size that is cached
+    assert not list(private_cache.glob("neighbours-*"))
+    monkeypatch.setattr(metrics, "CACHED_NEIGHBOUR_PAIRS", 40 * 500)
+    first = nearest_neighbour_distances(codes, reference)
+    np.testing.assert_allclose(first, exact, rtol=1e-5)
+    assert len(list(private_cache.glob("neighbours-*"))) == 1
+
+    def searched(*args, **kwargs):
+        raise AssertionError("searched again")
+
+    monkeypatch.setattr(NearestNeighbors, "kneighbors", searched)
+    np.testing.assert_array_equal(nearest_neighbour_distances(codes, reference), first)
+    with pytest.raises(AssertionError, match="searched again"):  # other references: a new key
+        nearest_neighbour_distances(codes, reference + 1)
+    with pytest.raises(AssertionError, match="searched again"):  # other images: a new key
+        nearest_neighbour_distances(codes + 1, reference)
+
+
 def test_copying_z_is_near_zero_for_new_samples_and_far_below_for_copies():
     rng = np.random.default_rng(15)
     heldout = rng.exponential(1.0, 3000)

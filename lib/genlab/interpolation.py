@@ -14,6 +14,7 @@ both are deterministic, so unlike the samplers they take no ``random_state``.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -25,7 +26,7 @@ from sklearn.base import BaseEstimator
 from sklearn.decomposition import PCA
 from sklearn.exceptions import NotFittedError
 from sklearn.neighbors import NearestNeighbors
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 import genlab
 from genlab import metrics
@@ -261,6 +262,13 @@ def whitened_slerp(
 # ---------------------------------------------------------------------------- graph path
 
 
+@functools.cache
+def _openmp() -> ThreadpoolController:
+    """threadpoolctl's controller, made once: its scan of the loaded libraries took 3 to 4 ms,
+    half as long as a path search, when `threadpool_limits` repeated it on every call."""
+    return ThreadpoolController()
+
+
 class NeighbourGraph(BaseEstimator):
     """k-nearest-neighbour graph over codes (training codes, or a sampler's), for shortest paths
     through them: visiting only those codes, or, with `path`'s `decode`, passing between them.
@@ -329,7 +337,7 @@ class NeighbourGraph(BaseEstimator):
         b = _check_code(code_b, "code_b", size)
         # Two query points: OpenMP threads only add their start-up, which on a busy machine
         # cost 80 ms per call (30 times the search itself).
-        with threadpool_limits(limits=1, user_api="openmp"):
+        with _openmp().limit(limits=1, user_api="openmp"):
             dist_ab, idx_ab = self.nn_.kneighbors(np.stack([a, b]).astype(np.float32))
         dist_ab = np.maximum(dist_ab.astype(np.float64) ** self.power_, np.finfo(np.float64).tiny)
         n, g = self.codes_.shape[0], self.graph_

@@ -52,6 +52,9 @@ COPY_MIN_PER_CELL = 20
 COPY_Z_THRESHOLD = -3.0
 # Score columns where lower is better; every other one is higher-is-better or a share.
 LOWER_IS_BETTER = frozenset({"fid", "kid", "class_tv"})
+# Nearest-neighbour searches this large (images × reference images) are cached: 5 000 codes
+# against 50 000 take about a second, and chapters 5 and 6 run a dozen such searches.
+CACHED_NEIGHBOUR_PAIRS = 10_000_000
 # Intervals: the central INTERVAL share of BOOTSTRAP resamples (percentile bootstrap).
 INTERVAL = 0.95
 
@@ -296,14 +299,30 @@ def nearest_neighbour_distances(images: np.ndarray, reference_images: np.ndarray
     """Euclidean pixel distance from each image to its nearest reference image, shape (n,).
 
     Works as well on codes (n, code_size). reference_images may also be a NearestNeighbors
-    index already fitted on flattened images.
+    index already fitted on flattened images. Searches of ``CACHED_NEIGHBOUR_PAIRS`` (images ×
+    reference images) or more are kept in genlab's cache.
     """
     x = _flatten_pixels(images, "images")
     if isinstance(reference_images, NearestNeighbors):
-        index = reference_images
-    else:
-        index = NearestNeighbors(n_neighbors=1, algorithm="brute").fit(
-            _flatten_pixels(reference_images, "reference_images"))
+        return _nearest_distances(x, reference_images)
+    reference = _flatten_pixels(reference_images, "reference_images")
+    search = lambda: _nearest_distances(  # noqa: E731
+        x, NearestNeighbors(n_neighbors=1, algorithm="brute").fit(reference))
+    if len(x) * len(reference) < CACHED_NEIGHBOUR_PAIRS or x.shape[1] != reference.shape[1]:
+        return search()
+    from genlab import cache
+
+    key = cache.key({"images": cache.array_digest(x), "reference": cache.array_digest(reference),
+                     "versions": genlab.versions(),
+                     "genlab": cache.code_digest(sys.modules[__name__])})
+    distances, _ = cache.fetch(
+        cache.directory() / f"neighbours-{key[:16]}", key, "distances.npy",
+        lambda: (search(), {}), lambda value, f: np.save(f, value), np.load,
+        redo="the distances are computed again")
+    return distances
+
+
+def _nearest_distances(x: np.ndarray, index: NearestNeighbors) -> np.ndarray:
     if x.shape[1] != index.n_features_in_:
         raise ValueError(f"images: expected {index.n_features_in_} pixels per image like "
                          f"reference_images, got {x.shape[1]}; pass images of the same size")
