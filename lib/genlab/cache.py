@@ -1,6 +1,6 @@
 """genlab's disk cache: what takes long to compute (trained weights, fitted samplers, an
-evaluator's reference statistics, scored batches) is kept under ``GENLAB_CACHE`` and reused while
-its key matches.
+evaluator's reference statistics, scored batches, large nearest-neighbour searches) is kept under
+``GENLAB_CACHE`` and reused while its key matches.
 
 An entry is a folder holding one payload file and ``meta.json``. Each is written by an atomic
 rename, the metadata last, so an interrupted write never looks complete. A stale, corrupt or
