@@ -399,6 +399,10 @@ def test_evaluator_compares_with_the_reference_images(evaluator_and_data):
     itself = evaluator.score(reference, "reference").iloc[0]
     assert itself["precision"] == 1.0 and itself["fid"] == pytest.approx(0.0, abs=1e-6)
     assert evaluator.mu_ == pytest.approx(evaluator.features(reference)[0].mean(axis=0))
+    # Its accuracy on the reference, kept from fit: what accuracy() computes again.
+    labels = evaluator.reference_labels_
+    assert evaluator.reference_accuracy_ == evaluator.accuracy(reference, labels)
+    assert evaluator.reference_accuracy_ != evaluator.accuracy(reference, (labels + 1) % 10)
 
 
 def test_evaluator_rejects_bad_images_and_models(evaluator_and_data):
@@ -472,8 +476,8 @@ def test_evaluator_reference_is_cached_and_reloads_bit_for_bit(evaluator_and_dat
     (entry,) = private_cache.glob("evaluator-*")
     loaded = fit()
     direct = fit(cache=False)
-    for name in ("reference_features_", "mu_", "cov_", "prdc_features_", "prdc_radii_",
-                 "cell_centres_", "reference_distances_", "reference_cells_"):
+    for name in ("reference_features_", "reference_accuracy_", "mu_", "cov_", "prdc_features_",
+                 "prdc_radii_", "cell_centres_", "reference_distances_", "reference_cells_"):
         np.testing.assert_array_equal(getattr(loaded, name), getattr(made, name), err_msg=name)
         np.testing.assert_array_equal(getattr(direct, name), getattr(made, name), err_msg=name)
     pd.testing.assert_frame_equal(loaded.score(fresh, "x"), direct.score(fresh, "x"))

@@ -195,3 +195,24 @@ def test_register_refuses_bad_arguments_by_name(registry, arguments, message):
     with pytest.raises(ValueError, match=message):
         models.register(given.pop("name"), given.pop("build"), **given)
     assert "mine" not in registry
+
+
+def test_predict_gives_keras_predicts_numbers_batch_by_batch():
+    rng = np.random.default_rng(0)
+    images = rng.random((23, 28, 28, 1), dtype=np.float32)
+    vae = models.variational_autoencoder((28, 28, 1), code_size=5, hidden=(16,))
+    encoder, decoder = vae.get_layer("encoder"), vae.get_layer("decoder")
+    # Batches of 10 over 23 images: two full ones and a shorter last one, as predict splits them.
+    means, log_var = models.predict(encoder, images, batch_size=10)
+    expected = encoder.predict(images, batch_size=10, verbose=0)
+    np.testing.assert_array_equal(means, expected[0])
+    np.testing.assert_array_equal(log_var, expected[1])
+    decoded = models.predict(decoder, means, batch_size=10)
+    assert decoded.shape == (23, 28, 28, 1)
+    np.testing.assert_array_equal(decoded, decoder.predict(means, batch_size=10, verbose=0))
+    # The compiled function follows the weights as they are now, not as they were.
+    decoder.set_weights([w * 0.5 for w in decoder.get_weights()])
+    np.testing.assert_array_equal(models.predict(decoder, means, batch_size=10),
+                                  decoder.predict(means, batch_size=10, verbose=0))
+    with pytest.raises(ValueError, match="inputs: expected at least one row"):
+        models.predict(decoder, means[:0])

@@ -615,6 +615,7 @@ class Evaluator(BaseEstimator):
     size, with real held-out images of that size as the floor. ``bootstrap`` resamples give the
     intervals of FID, precision (over the batch) and recall (over the reference). With `cache`,
     the reference statistics are computed once, and each batch's row once, in ``GENLAB_CACHE``.
+    ``reference_accuracy_`` is the classifier's accuracy on the reference images (the test set).
     """
 
     def __init__(self, model, *, k: int = 5, kid_subsets: int = 20, kid_subset_size: int = 1000,
@@ -684,6 +685,7 @@ class Evaluator(BaseEstimator):
         self.extractor_ = extractor
         self.cache_key_ = key
         self.reference_features_ = reference["reference_features"].astype(np.float64)
+        self.reference_accuracy_ = float(np.mean(reference["reference_predicted"] == labels))
         self.mu_, self.cov_ = _gaussian_fit(self.reference_features_)
         self.cov_sqrt_ = _sqrtm_psd(self.cov_)
         self.prdc_features_ = self.reference_features_[reference["prdc_rows"]]
@@ -719,6 +721,7 @@ class Evaluator(BaseEstimator):
         return {
             # float32 is what the classifier gives: stored so, the features reload bit for bit.
             "reference_features": features.astype(np.float32),
+            "reference_predicted": probabilities.argmax(axis=1),
             "prdc_rows": prdc_rows,
             "prdc_radii": _real_radii(features[prdc_rows], self.k),
             "training_features": training.astype(np.float32),
@@ -765,7 +768,9 @@ class Evaluator(BaseEstimator):
                                  "images, their labels and the images the models were trained on")
 
     def _predict(self, extractor, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        feats, probs = extractor.predict(images, batch_size=self.batch_size, verbose=0)
+        from genlab.models import predict  # TensorFlow, loaded only once a classifier runs
+
+        feats, probs = predict(extractor, images, self.batch_size)
         return np.asarray(feats, dtype=np.float64), np.asarray(probs, dtype=np.float64)
 
     def features(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -197,7 +197,7 @@ def run(
     table.index.name = "model"
     return Results(
         dataset=data.name, class_names=data.class_names, n=n,
-        classifier_accuracy=evaluator.accuracy(data.x_test, data.y_test),
+        classifier_accuracy=evaluator.reference_accuracy_,
         reconstruction=table, scores=pd.concat(scores), images=images, walks=walks,
         walk_pairs=np.stack([first, second], axis=1),
         walk_labels=np.stack([data.y_test[first], data.y_test[second]], axis=1),
