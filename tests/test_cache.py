@@ -107,3 +107,43 @@ def test_the_code_digest_follows_the_source(tmp_path, monkeypatch):
     assert before == cache.code_digest(module)
     source.write_text("VALUE = 2\n")
     assert cache.code_digest(module) != before
+
+
+def test_array_digests_are_the_bytes_and_kept_only_for_arrays_no_one_can_change():
+    import hashlib
+
+    import numpy as np
+
+    x = np.arange(12, dtype=np.float32).reshape(3, 4)
+    expected = hashlib.sha256(b"<f4(3, 4)" + x.tobytes() + b"None").hexdigest()
+    assert cache.array_digest(x, None) == expected  # a known value: shipped weights' keys use it
+    assert not cache.frozen(x) and not cache.frozen([1, 2]) and not cache.frozen(x[1:])
+    x[0, 0] = 99  # writable: hashed again every time, so an in-place edit changes the digest
+    assert cache.array_digest(x, None) != expected
+
+    y = np.arange(12, dtype=np.float32).reshape(3, 4).copy()  # owns its memory
+    y.flags.writeable = False
+    view = y[1:]
+    assert cache.frozen(y) and cache.frozen(view)
+    assert cache.array_digest(y) == cache.array_digest(
+        np.arange(12, dtype=np.float32).reshape(3, 4))
+    assert cache.array_digest(view) == cache.array_digest(np.array(view))
+    assert ("digest", id(y)) in cache._once
+    # check_images keeps a frozen array's pixel range the same way.
+    from genlab.data import check_images
+
+    images = np.full((2, 2, 2, 1), 0.5, np.float32)
+    images.flags.writeable = False
+    assert check_images(images) is images and ("range", id(images)) in cache._once
+    # A read-only view of a writable array can still change through it: not frozen.
+    z = np.zeros(4)
+    ro = z[:]
+    ro.flags.writeable = False
+    assert not cache.frozen(ro)
+    before = cache.array_digest(ro)
+    z[0] = 1
+    assert cache.array_digest(ro) != before
+    # A freed array's digest is forgotten, so a new array at its address is hashed afresh.
+    key = ("digest", id(y))
+    del y, view
+    assert key not in cache._once

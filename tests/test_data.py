@@ -133,6 +133,9 @@ def test_check_images_returns_float32_or_says_what_is_wrong():
         (uint8, r"images: expected pixel values in \[0, 1\], got range \[255, 255\]; divide "
                 "uint8 images by 255"),
         (np.where(images > 0, np.nan, images), "images: expected finite numbers"),
+        *[(np.where(np.arange(images.size).reshape(images.shape) == 7, value, images),
+           "images: expected finite numbers") for value in (np.nan, np.inf, -np.inf)],
+        (images.astype(str), "images: expected finite numbers.*non-numeric"),
         (images[:0], "images: expected at least 1 image, got 0; pass a non-empty batch"),
         (images[0], r"images: expected shape \(n, 28, 28, 1\), got \(28, 28, 1\); add the batch "
                     r"axis with images\[None\]"),
@@ -208,3 +211,17 @@ def test_is_available_follows_the_data_folder(data_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("GENLAB_DATA", str(tmp_path / "nowhere"))
     with pytest.raises(FileNotFoundError, match="GENLAB_DATA.*not a folder"):
         data.is_available("mnist")
+
+
+def test_loaded_arrays_are_read_only_so_an_edit_fails_instead_of_changing_results(data_dir):
+    d = data.load_dataset("mnist", validation_size=50)
+    for x in (d.x_train, d.y_train, d.x_val, d.y_val, d.x_test, d.y_test):
+        assert cache.frozen(x)
+    with pytest.raises(ValueError, match="read-only"):
+        d.x_train[0, 0, 0, 0] = 0.5
+    copy = d.x_train.copy()
+    copy[0, 0, 0, 0] = 0.5  # a copy is the student's own to change
+    assert cache.array_digest(copy) != cache.array_digest(d.x_train)
+    # Pixels are exactly k / 255 in float32, as Keras' own x / 255 gives them.
+    original = np.load(data_dir / "mnist.npz")["x_test"]
+    np.testing.assert_array_equal(d.x_test[..., 0], original.astype(np.float32) / np.float32(255))

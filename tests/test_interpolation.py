@@ -172,6 +172,59 @@ def test_graph_path_follows_a_half_circle_where_linear_cuts_across():
     np.testing.assert_array_equal(path, graph_path(a, b, arc, 10, n_neighbors=6))
 
 
+def test_a_large_graph_is_kept_in_the_cache_and_gives_the_same_paths(private_cache, monkeypatch):
+    from genlab import metrics
+
+    arc = _half_circle()
+    a, b = np.array([1.0, 0.02], np.float32), np.array([-1.0, 0.02], np.float32)
+    built = NeighbourGraph(n_neighbors=6, power=2).fit(arc)  # small: not cached
+    assert not private_cache.exists() or not any(private_cache.glob("graph-*"))
+    monkeypatch.setattr(metrics, "CACHED_NEIGHBOUR_PAIRS", len(arc) ** 2)
+    first = NeighbourGraph(n_neighbors=6, power=2).fit(arc)
+    assert len(list(private_cache.glob("graph-*"))) == 1
+    again = NeighbourGraph(n_neighbors=6, power=2).fit(arc)
+    for graph in (first, again):
+        assert (graph.graph_ != built.graph_).nnz == 0
+        for name in ("data", "indices", "indptr"):
+            np.testing.assert_array_equal(getattr(graph.graph_, name), getattr(built.graph_, name))
+        np.testing.assert_array_equal(graph.path(a, b, 10), built.path(a, b, 10))
+    # Other settings or other codes are other entries, never the first one's graph.
+    NeighbourGraph(n_neighbors=6, power=1).fit(arc)
+    NeighbourGraph(n_neighbors=6, power=2).fit(arc[::-1].copy())
+    assert len(list(private_cache.glob("graph-*"))) == 3
+
+
+@pytest.mark.parametrize("power", [1, 2])
+def test_path_indices_finds_the_shortest_path_that_one_full_search_finds(power):
+    """The two searches that meet in the middle (their reach doubled when too short) give the
+    path one unlimited Dijkstra search from a gives, including ends that coincide."""
+    import scipy.sparse
+    from scipy.sparse.csgraph import dijkstra
+
+    rng = np.random.default_rng(power)
+    # The arc jittered: evenly spaced codes make paths of exactly equal length, told apart by
+    # rounding alone.
+    arc = _half_circle(150) + rng.normal(0, 1e-3, (150, 2))
+    codes = np.concatenate([arc, rng.normal(0, 0.3, (150, 2))]).astype(np.float32)
+    graph = NeighbourGraph(n_neighbors=5, power=power).fit(codes)
+    n, g = len(codes), graph.graph_
+    ends = [(codes[0] + 0.01, codes[148] - 0.01), (codes[3], codes[3])]
+    ends += [tuple(rng.normal(0, 0.5, (2, 2)).astype(np.float32)) for _ in range(30)]
+    for a, b in ends:
+        dist_ab, idx_ab = graph.nn_.kneighbors(np.stack([a, b]))
+        dist_ab = np.maximum(dist_ab.astype(np.float64) ** power, np.finfo(np.float64).tiny)
+        one_way = scipy.sparse.csr_matrix(
+            (np.concatenate([g.data, dist_ab[0]]), np.concatenate([g.indices, idx_ab[0]]),
+             np.append(g.indptr, g.indptr[-1] + 5)), shape=(n + 1, n + 1))
+        dist, pred = dijkstra(one_way, directed=True, indices=n, return_predecessors=True)
+        node = int(idx_ab[1][np.argmin(dist[idx_ab[1]] + dist_ab[1])])
+        expected = []
+        while node != n:
+            expected.append(node)
+            node = int(pred[node])
+        np.testing.assert_array_equal(graph.path_indices(a, b), expected[::-1])
+
+
 def test_graph_path_repeats_nodes_when_the_path_is_short():
     arc = _half_circle(20)
     path = NeighbourGraph(n_neighbors=3).fit(arc).path(arc[0] + 0.01, arc[3] + 0.01, steps=10)

@@ -1,3 +1,4 @@
+import dataclasses
 import hashlib
 import json
 
@@ -59,8 +60,9 @@ def test_exactly_the_shipped_settings_load_the_shipped_weights(shipped, tiny, ca
 
 
 def test_other_data_or_another_seed_never_loads_shipped_weights(shipped, tiny, monkeypatch):
-    changed = data.load_dataset("mnist", validation_size=50)
-    changed.x_train[0, 0, 0, 0] = 1 - changed.x_train[0, 0, 0, 0]  # one pixel, in place
+    loaded = data.load_dataset("mnist", validation_size=50)
+    changed = dataclasses.replace(loaded, x_train=loaded.x_train.copy())  # loaded is read-only
+    changed.x_train[0, 0, 0, 0] = 1 - changed.x_train[0, 0, 0, 0]  # one pixel
     assert train(changed).source == "trained"
     monkeypatch.setenv("GENLAB_SEED_OFFSET", "1")
     assert train(tiny).source == "trained"

@@ -270,6 +270,16 @@ def test_kde_density_is_in_code_units():
                                kde.score_samples(codes[:50]) - 2 * np.log(3.0), atol=1e-5)
 
 
+def test_kde_leaf_size_changes_neither_its_samples_nor_its_density():
+    codes, _ = _blobs()
+    tree = KernelDensity(bandwidth=0.3).fit(codes)
+    one_leaf = KernelDensity(bandwidth=0.3, leaf_size=len(codes)).fit(codes)
+    assert one_leaf.kde_.leaf_size == len(codes)
+    np.testing.assert_array_equal(one_leaf.sample(200, seed=4), tree.sample(200, seed=4))
+    np.testing.assert_allclose(one_leaf.score_samples(codes[:30]), tree.score_samples(codes[:30]),
+                               rtol=1e-10)
+
+
 def test_tiny_fixed_bandwidth_copies_training_codes():
     codes, _ = _blobs()
     scale = codes.std(0)
@@ -453,6 +463,7 @@ def test_a_fitted_flow_pickles_with_its_weights():
      r"bandwidth: expected a positive number \(standardised units\).*got '0.5'"),
     (lambda: KernelDensity(bandwidth=True), "bandwidth: expected a positive number"),
     (lambda: KernelDensity(bandwidths=["0.5", "1"]), "bandwidths: expected a 1-D list of positive"),
+    (lambda: KernelDensity(bandwidth=0.5, leaf_size=0), "leaf_size: expected an int >= 1, got 0"),
     (lambda: GaussianMixture(reg_covar=-1), "reg_covar: expected a number >= 0, e.g. 1e-6, got -1"),
     (lambda: GaussianMixture(reg_covar="1e-6"), "reg_covar: expected a number >= 0"),
     (lambda: GaussianMixture(max_iter=0), "max_iter: expected an int >= 1"),

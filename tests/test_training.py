@@ -326,12 +326,15 @@ def test_a_changed_dataset_is_not_loaded_from_the_clean_datasets_entry(tiny):
     clean = run(tiny)
     replaced = run(dataclasses.replace(tiny, x_train=tiny.x_train * np.float32(0.5)))
     assert replaced.source == "trained" and replaced.path != clean.path
-    pixel = tiny.x_train[0, 0, 0, 0]
-    tiny.x_train[0, 0, 0, 0] = 0.5 if pixel != 0.5 else 0.25  # the same object, changed in place
-    changed = run(tiny)
+    # A dataset of the student's own, writable (a loaded one is read-only), changed in place.
+    own = dataclasses.replace(tiny, x_train=tiny.x_train.copy())
+    assert run(own).from_cache and run(own).path == clean.path
+    pixel = own.x_train[0, 0, 0, 0]
+    own.x_train[0, 0, 0, 0] = 0.5 if pixel != 0.5 else 0.25  # the same object, changed in place
+    changed = run(own)
     assert changed.source == "trained" and changed.path not in (clean.path, replaced.path)
-    tiny.x_train[0, 0, 0, 0] = pixel
-    assert run(tiny).from_cache and run(tiny).path == clean.path
+    own.x_train[0, 0, 0, 0] = pixel
+    assert run(own).from_cache and run(own).path == clean.path
 
 
 def test_an_edit_of_the_training_code_is_a_cache_miss(tiny, monkeypatch):

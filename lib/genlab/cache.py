@@ -20,6 +20,7 @@ import tempfile
 import time
 import uuid
 import warnings
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -88,7 +89,43 @@ def code_digest(*modules: ModuleType) -> str:
 
 
 def array_digest(*arrays: Any) -> str:
-    """A sha256 digest of arrays' dtypes, shapes and bytes (None hashes as itself)."""
+    """A sha256 digest of arrays' dtypes, shapes and bytes (None hashes as itself); computed once
+    for arrays no one can write to, such as a loaded dataset's (see `frozen`)."""
+    return once("digest", arrays, lambda: _array_digest(arrays))
+
+
+def frozen(array: Any) -> bool:
+    """Whether ``array`` is a NumPy array whose bytes no one can change: it, and every array it
+    is a view of, are read-only, down to one that owns its memory."""
+    if not isinstance(array, np.ndarray):
+        return False
+    while isinstance(array, np.ndarray):
+        if array.flags.writeable:
+            return False
+        array = array.base
+    return array is None
+
+
+def once(what: str, arrays: tuple[Any, ...], compute: Callable[[], T]) -> T:
+    """``compute()``, a result of ``arrays`` alone called ``what``; kept in memory while they live
+    if all are `frozen` (a dataset's 170 MB took 0.1 s to hash or check, 70 times a chapter)."""
+    if not arrays or not all(frozen(array) for array in arrays):
+        return compute()
+    ids = (what, *map(id, arrays))
+    known = _once.get(ids)
+    if known is not None and all(ref() is array for ref, array in zip(known[0], arrays)):
+        return known[1]
+    value = compute()
+    # Forgotten when one of the arrays is freed: its id may then be another array's.
+    forget = lambda _: _once.pop(ids, None)  # noqa: E731
+    _once[ids] = ([weakref.ref(array, forget) for array in arrays], value)
+    return value
+
+
+_once: dict[tuple, tuple[list[weakref.ref], Any]] = {}
+
+
+def _array_digest(arrays: tuple[Any, ...]) -> str:
     digest = hashlib.sha256()
     for array in arrays:
         if array is None:

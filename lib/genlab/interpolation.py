@@ -15,6 +15,7 @@ both are deterministic, so unlike the samplers they take no ``random_state``.
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -269,6 +270,35 @@ def _openmp() -> ThreadpoolController:
     return ThreadpoolController()
 
 
+# NeighbourGraph.path_indices' searches first reach this far from each end, in units of the
+# straight a-to-b cost (|a - b| ** power), and give up their limit at the last of these.
+_FIRST_REACH = 0.6
+_SEARCHES = 8
+
+
+def _meeting(graph: scipy.sparse.csr_matrix, dist_a: np.ndarray, dist_b: np.ndarray,
+             idx_ab: np.ndarray, dist_ab: np.ndarray) -> tuple[float, tuple[int, int]]:
+    """The cheapest a-to-b path that two searches' distances (inf where they did not reach) give,
+    and where they meet: the hop (u, w), u on a's side and w on b's (-1 for a or b itself)."""
+    reached = np.flatnonzero(np.isfinite(dist_a))
+    starts, counts = graph.indptr[reached], np.diff(graph.indptr)[reached]
+    edges = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
+    tails, heads = np.repeat(reached, counts), graph.indices[edges]
+    costs = np.concatenate([
+        dist_a[tails] + graph.data[edges] + dist_b[heads],  # a ... u - w ... b
+        dist_ab[0] + dist_b[idx_ab[0]],  # a - w ... b
+        dist_a[idx_ab[1]] + dist_ab[1],  # a ... u - b
+    ])
+    best = int(np.argmin(costs))
+    if best < len(edges):
+        meet = (int(tails[best]), int(heads[best]))
+    elif best < len(edges) + idx_ab.shape[1]:
+        meet = (-1, int(idx_ab[0][best - len(edges)]))
+    else:
+        meet = (int(idx_ab[1][best - len(edges) - idx_ab.shape[1]]), -1)
+    return float(costs[best]), meet
+
+
 class NeighbourGraph(BaseEstimator):
     """k-nearest-neighbour graph over codes (training codes, or a sampler's), for shortest paths
     through them: visiting only those codes, or, with `path`'s `decode`, passing between them.
@@ -312,16 +342,31 @@ class NeighbourGraph(BaseEstimator):
             )
         self.codes_ = x
         self.nn_ = NearestNeighbors(n_neighbors=k, n_jobs=self.n_jobs).fit(x)
-        graph = self.nn_.kneighbors_graph(mode="distance").tocsr()
         self.power_ = float(p)
+        if len(x) ** 2 < metrics.CACHED_NEIGHBOUR_PAIRS:
+            self.graph_ = self._graph()
+            return self
+        from genlab import cache
+
+        key = cache.key({"codes": cache.array_digest(x), "n_neighbors": int(k),
+                         "power": self.power_, "versions": genlab.versions(),
+                         "genlab": cache.code_digest(sys.modules[__name__])})
+        self.graph_, _ = cache.fetch(
+            cache.directory() / f"graph-{key[:16]}", key, "graph.npz", lambda: (self._graph(), {}),
+            lambda value, f: scipy.sparse.save_npz(f, value, compressed=False),
+            scipy.sparse.load_npz, redo="the graph is built again")
+        return self
+
+    def _graph(self) -> scipy.sparse.csr_matrix:
+        """The symmetrised graph of the fitted codes: a second per 20 000 codes, hence cached."""
+        graph = self.nn_.kneighbors_graph(mode="distance").tocsr()
         graph.data = graph.data.astype(np.float64) ** self.power_
         # Duplicate codes are at distance 0, and sparse arithmetic drops zeros, which would
         # delete those edges; a tiny positive weight keeps them without changing any path length.
         graph.data = np.maximum(graph.data, np.finfo(np.float64).tiny)
         graph = graph.maximum(graph.T).tocsr().astype(np.float64)
         graph.sort_indices()
-        self.graph_ = graph
-        return self
+        return graph
 
     def path_indices(self, code_a: np.ndarray, code_b: np.ndarray) -> np.ndarray:
         """Row indices into the fitted codes of the shortest path's nodes, from a's side to b's.
@@ -340,33 +385,50 @@ class NeighbourGraph(BaseEstimator):
         with _openmp().limit(limits=1, user_api="openmp"):
             dist_ab, idx_ab = self.nn_.kneighbors(np.stack([a, b]).astype(np.float32))
         dist_ab = np.maximum(dist_ab.astype(np.float64) ** self.power_, np.finfo(np.float64).tiny)
-        n, g = self.codes_.shape[0], self.graph_
-        # Directed trick: only a gets a new node (one appended row, no column inserts); the
-        # last hop into b is added below, so one Dijkstra run per pair is enough.
-        k = idx_ab.shape[1]
-        augmented = scipy.sparse.csr_matrix(
-            (
-                np.concatenate([g.data, dist_ab[0]]),
-                np.concatenate([g.indices, idx_ab[0].astype(g.indices.dtype)]),
-                np.append(g.indptr, g.indptr[-1] + k).astype(g.indptr.dtype),
-            ),
-            shape=(n + 1, n + 1),
+        n, g, k = self.codes_.shape[0], self.graph_, idx_ab.shape[1]
+        # a and b become nodes n and n + 1, with edges out to their nearest codes and none in:
+        # no path passes through them, and as the graph's own edges go both ways, a search
+        # from b finds each code's distance to b.
+        both = scipy.sparse.csr_matrix(
+            (np.concatenate([g.data, dist_ab[0], dist_ab[1]]),
+             np.concatenate([g.indices, idx_ab.ravel().astype(g.indices.dtype)]),
+             np.append(g.indptr, [g.indptr[-1] + k, g.indptr[-1] + 2 * k]).astype(g.indptr.dtype)),
+            shape=(n + 2, n + 2),
         )
-        dist, pred = dijkstra(augmented, directed=True, indices=n, return_predecessors=True)
-        total = dist[idx_ab[1]] + dist_ab[1]
-        best = int(np.argmin(total))
-        if not np.isfinite(total[best]):
+        # Two searches, from a and from b, each only as far as `reach`, meet near the middle
+        # of the path, and visit far fewer codes than one search from a to the farthest (the
+        # book's paths: 30 % less time, the same paths). Too short a reach is found out and
+        # doubled; a path found bounds the shortest, so half its cost will do.
+        reach = _FIRST_REACH * float(np.linalg.norm(a - b)) ** self.power_
+        for attempt in range(_SEARCHES):
+            limit = reach if attempt < _SEARCHES - 1 and reach > 0 else np.inf
+            dist_a, pred_a = dijkstra(both, directed=True, indices=n, return_predecessors=True,
+                                      limit=limit)
+            dist_b, pred_b = dijkstra(both, directed=True, indices=n + 1,
+                                      return_predecessors=True, limit=limit)
+            cost, (u, w) = _meeting(g, dist_a[:n], dist_b[:n], idx_ab, dist_ab)
+            # The shortest path's midpoint lies on a hop whose ends the searches reached if
+            # it costs at most 2 * limit; so then the cheapest meeting is the shortest path.
+            if cost <= 2 * limit:
+                break
+            # (a hair over half: summed in another order, the same path may cost 1 ulp more)
+            reach = cost / 2 * (1 + 1e-9) if np.isfinite(cost) else 2 * reach
+        if not np.isfinite(cost):
             n_parts = connected_components(self.graph_, directed=False)[0]
             raise ValueError(
                 f"code_b: not reachable from code_a in the {self.n_neighbors}-nearest-neighbour "
                 f"graph (the codes fall into {n_parts} disconnected groups); "
                 "use a larger n_neighbors, e.g. NeighbourGraph(n_neighbors=2 * n_neighbors)"
             )
-        node, nodes = int(idx_ab[1][best]), []
-        while node != n:
-            nodes.append(node)
-            node = int(pred[node])
-        return np.array(nodes[::-1], dtype=np.intp)
+        nodes = []
+        while 0 <= u < n:  # back from the meeting to a (a's own node, n, ends it)
+            nodes.append(u)
+            u = int(pred_a[u])
+        nodes.reverse()
+        while 0 <= w < n:  # on from the meeting to b
+            nodes.append(w)
+            w = int(pred_b[w])
+        return np.array(nodes, dtype=np.intp)
 
     def path(
         self,

@@ -380,16 +380,20 @@ class KernelDensity(_CodeSampler):
     ``bandwidth`` is in standardised units. If ``bandwidth`` is None it is chosen by ``cv``-fold
     GridSearchCV over ``bandwidths`` (default: 12 values from 0.05 to 2, log-spaced) on a
     fixed-seed subsample of at most ``cv_sample_size`` codes; the final density uses all codes.
-    A tiny fixed bandwidth makes the samples near-copies of training codes.
+    A tiny fixed bandwidth makes the samples near-copies of training codes. ``leaf_size`` is
+    scikit-learn's: its tree speeds up ``score_samples`` only, so a density fitted just to sample
+    can skip building it with a leaf as large as the codes.
     """
 
     def __init__(self, bandwidth: float | None = None, bandwidths: Any = None, cv: int = 3,
-                 cv_sample_size: int | None = 5000, random_state: int = 0) -> None:
+                 cv_sample_size: int | None = 5000, random_state: int = 0,
+                 leaf_size: int = 40) -> None:
         self.bandwidth = bandwidth
         self.bandwidths = bandwidths
         self.cv = cv
         self.cv_sample_size = cv_sample_size
         self.random_state = random_state
+        self.leaf_size = leaf_size
 
     def _grid(self) -> np.ndarray:
         if self.bandwidths is None:
@@ -410,6 +414,7 @@ class KernelDensity(_CodeSampler):
         if self.bandwidth is not None:
             check_number(self.bandwidth, "bandwidth", hint=" (standardised units) or None to "
                           "choose it by cross-validation")
+        leaf_size = _check_positive_int(self.leaf_size, "leaf_size")
         x = _as_codes(codes, min_rows=_MIN_ROWS)
         mean, scale = _standardise(x)
         z = (x - mean) / scale
@@ -424,7 +429,8 @@ class KernelDensity(_CodeSampler):
                                  "fixed bandwidth")
             seed = _check_seed(self.random_state, "random_state")
             search = GridSearchCV(
-                sk_neighbors.KernelDensity(kernel="gaussian"), {"bandwidth": grid},
+                sk_neighbors.KernelDensity(kernel="gaussian", leaf_size=leaf_size),
+                {"bandwidth": grid},
                 cv=KFold(folds, shuffle=True, random_state=genlab.seed(seed)))
             with _one_blas_thread():
                 search.fit(_subsample(z, self.cv_sample_size, seed))
@@ -434,7 +440,8 @@ class KernelDensity(_CodeSampler):
         else:
             self.bandwidth_ = float(self.bandwidth)
             self.cv_scores_ = {}
-        self.kde_ = sk_neighbors.KernelDensity(kernel="gaussian", bandwidth=self.bandwidth_).fit(z)
+        self.kde_ = sk_neighbors.KernelDensity(kernel="gaussian", bandwidth=self.bandwidth_,
+                                               leaf_size=leaf_size).fit(z)
         self.mean_, self.scale_ = mean, scale
         self.code_size_ = x.shape[1]
         return self
@@ -832,7 +839,9 @@ def copy_safe_bandwidth(codes: Any, heldout_codes: Any, bandwidths: Any = None,
     limit = metrics.COPY_PERCENTILE / 100
     shares = {}
     for bandwidth in np.sort(grid):
-        drawn = KernelDensity(bandwidth=float(bandwidth)).fit(x).sample(size, seed=seed)
+        # Only sampled: one leaf skips building the search tree (0.3 s for 45 000 codes).
+        drawn = KernelDensity(bandwidth=float(bandwidth), leaf_size=len(x)).fit(x).sample(size,
+                                                                                      seed=seed)
         near = metrics.nearest_neighbour_distances(drawn, x)
         shares[float(bandwidth)] = metrics.copying_summary(near, heldout_near)["copy_share"]
     safe = [b for b, share in shares.items() if share <= limit]
