@@ -281,22 +281,18 @@ def _meeting(graph: scipy.sparse.csr_matrix, dist_a: np.ndarray, dist_b: np.ndar
     """The cheapest a-to-b path that two searches' distances (inf where they did not reach) give,
     and where they meet: the hop (u, w), u on a's side and w on b's (-1 for a or b itself)."""
     reached = np.flatnonzero(np.isfinite(dist_a))
-    starts, counts = graph.indptr[reached], np.diff(graph.indptr)[reached]
-    edges = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
-    tails, heads = np.repeat(reached, counts), graph.indices[edges]
+    hops = graph[reached]  # the edges out of the codes a's search reached
+    tails, heads = np.repeat(reached, np.diff(hops.indptr)), hops.indices
+    no_code = np.full(idx_ab.shape[1], -1)
     costs = np.concatenate([
-        dist_a[tails] + graph.data[edges] + dist_b[heads],  # a ... u - w ... b
+        dist_a[tails] + hops.data + dist_b[heads],  # a ... u - w ... b
         dist_ab[0] + dist_b[idx_ab[0]],  # a - w ... b
         dist_a[idx_ab[1]] + dist_ab[1],  # a ... u - b
     ])
     best = int(np.argmin(costs))
-    if best < len(edges):
-        meet = (int(tails[best]), int(heads[best]))
-    elif best < len(edges) + idx_ab.shape[1]:
-        meet = (-1, int(idx_ab[0][best - len(edges)]))
-    else:
-        meet = (int(idx_ab[1][best - len(edges) - idx_ab.shape[1]]), -1)
-    return float(costs[best]), meet
+    u = np.concatenate([tails, no_code, idx_ab[1]])[best]
+    w = np.concatenate([heads, idx_ab[0], no_code])[best]
+    return float(costs[best]), (int(u), int(w))
 
 
 class NeighbourGraph(BaseEstimator):
